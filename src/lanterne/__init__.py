@@ -1,0 +1,3 @@
+"""Lanterne: measure what websites and platforms collect about their visitors, with evidence."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,200 @@
+"""What the simulated web serves: the demo sites, the third parties they call, and hostile sites.
+
+Static content lives in `www/<host>/`; behaviour that needs code (beacons that answer, cookies set by
+headers, redirects, pages that hang or never end) is registered here. All of it is written for Lanterne.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+from lanterne.simweb.server import BAD_TLS_HOST, Router, SimRequest, SimResponse
+
+WWW = Path(__file__).parent / "www"
+
+# The demo, in the order `lanterne demo` scans it: three ordinary sites, then hostile ones.
+DEMO_SITES = [
+    "https://www.clinic.example/",
+    "https://www.news.example/",
+    "https://www.plain.example/",
+    "https://hang.example/",
+    "https://loop.example/",
+    "https://huge.example/",
+    "https://dialogs.example/",
+]
+
+# Pixel ids used by the demo pages (tests assert on them).
+TIKTOK_PIXEL_CODE = "CLANTERNEDEMO0PIXEL1"
+META_PIXEL_ID = "1234567890123456"
+GA4_MEASUREMENT_ID = "G-DEMONEWS01"
+
+HUGE_BODY_BYTES = 50 * 1024 * 1024
+GIF_1X1 = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html; charset=utf-8"}
+
+
+def _content_type(path: Path) -> str:
+    if path.suffix in _TYPES:
+        return _TYPES[path.suffix]
+    if path.suffix == "":
+        return "text/javascript"  # extension-less library URLs such as /gtag/js
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def static_file(host: str, path: str) -> SimResponse | None:
+    root = (WWW / host).resolve()
+    if not root.is_dir():
+        return None
+    rel = path.lstrip("/")
+    candidates = [rel or "index.html", f"{rel}.html", f"{rel.rstrip('/')}/index.html"]
+    for candidate in candidates:
+        target = (root / candidate).resolve()
+        if root in target.parents and target.is_file():
+            return SimResponse(body=target.read_bytes(), content_type=_content_type(target))
+    return None
+
+
+def _static_or_404(req: SimRequest) -> SimResponse:
+    found = static_file(req.host, req.path)
+    if found is None:
+        return SimResponse(status=404, body=b"not found", content_type="text/plain")
+    return found
+
+
+def _json(obj: object, status: int = 200) -> SimResponse:
+    return SimResponse(status=status, body=json.dumps(obj).encode(), content_type="application/json")
+
+
+def _page(title: str, body: str) -> bytes:
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>{body}</body></html>".encode()
+
+
+def _huge_body() -> Iterator[bytes]:
+    yield _page("Huge Example", "<p>A page with a 50 MB body.</p><!--")[:-14]
+    chunk = b"x" * (1024 * 1024)
+    for _ in range(HUGE_BODY_BYTES // len(chunk)):
+        yield chunk
+    yield b"--></body></html>"
+
+
+def add_third_parties(router: Router) -> None:
+    """The trackers the demo sites call, emulated."""
+
+    for host in ("analytics.tiktok.com", "connect.facebook.net", "www.googletagmanager.com"):
+        router.host(host, _static_or_404)
+
+    @router.route("analytics.tiktok.com", "/api/v2/pixel")
+    @router.route("analytics.tiktok.com", "/api/v2/pixel/act")
+    def tiktok_beacon(req: SimRequest) -> SimResponse:
+        return _json({"code": 0, "message": "OK", "data": {}})
+
+    @router.route("www.facebook.com", "/tr/")
+    @router.route("www.facebook.com", "/tr")
+    def meta_beacon(req: SimRequest) -> SimResponse:
+        fr = req.cookies().get("fr") or secrets.token_urlsafe(24)
+        return SimResponse(
+            body=GIF_1X1,
+            content_type="image/gif",
+            headers=[("Set-Cookie", f"fr={fr}; Domain=.facebook.com; Path=/; Max-Age=7776000; Secure; HttpOnly; SameSite=None")],
+        )
+
+    @router.route("www.google-analytics.com", "/g/collect")
+    def ga4_beacon(req: SimRequest) -> SimResponse:
+        return SimResponse(status=204, content_type="text/plain")
+
+
+def add_demo_sites(router: Router) -> None:
+    @router.route("clinic.example", "/")
+    def clinic_apex(req: SimRequest) -> SimResponse:
+        return SimResponse(status=301, headers=[("Location", "https://www.clinic.example/")])
+
+    def clinic(req: SimRequest) -> SimResponse:
+        resp = _static_or_404(req)
+        if req.path == "/" and "clinic_session" not in req.cookies():
+            resp.headers.append(
+                ("Set-Cookie", f"clinic_session={secrets.token_hex(8)}; Path=/; Secure; HttpOnly; SameSite=Lax")
+            )
+        return resp
+
+    router.host("www.clinic.example", clinic)
+
+    def news(req: SimRequest) -> SimResponse:
+        if req.path.startswith("/article/"):
+            return static_file(req.host, "/article.html") or _static_or_404(req)
+        return _static_or_404(req)
+
+    router.host("www.news.example", news)
+
+    @router.route("live.news.example", "/comments")
+    def news_live(req: SimRequest) -> SimResponse:
+        return SimResponse(websocket=True)
+
+    def plain(req: SimRequest) -> SimResponse:
+        if req.path == "/api/hit":
+            return SimResponse(status=204, content_type="text/plain")
+        resp = _static_or_404(req)
+        if req.path == "/":
+            resp.headers.append(("Set-Cookie", "plain_pref=compact; Path=/; Max-Age=86400; SameSite=Lax"))
+        return resp
+
+    router.host("www.plain.example", plain)
+
+
+def add_hostile_sites(router: Router) -> None:
+    @router.route("hang.example", "/")
+    def hang(req: SimRequest) -> SimResponse:
+        # Sends the start of a page, then nothing, forever: the load event never comes.
+        return SimResponse(
+            body=b"<!doctype html><html><head><title>Hang Example</title></head><body><p>Loading",
+            hang=True,
+        )
+
+    def loop(req: SimRequest) -> SimResponse:
+        nxt = "/b" if req.path == "/a" else "/a"
+        return SimResponse(status=302, headers=[("Location", f"https://loop.example{nxt}")], content_type="text/plain")
+
+    router.host("loop.example", loop)
+
+    @router.route("huge.example", "/")
+    def huge(req: SimRequest) -> SimResponse:
+        return SimResponse(body=_huge_body())
+
+    @router.route("dialogs.example", "/")
+    def dialogs(req: SimRequest) -> SimResponse:
+        return SimResponse(
+            body=_page(
+                "Dialogs Example",
+                "<p>Pops dialogs.</p><script>alert('first alert'); confirm('Really?'); prompt('Your name?');"
+                "window.onbeforeunload = function (e) { e.preventDefault(); return 'stay'; };"
+                "setTimeout(function () { alert('late alert'); }, 300);</script>",
+            )
+        )
+
+    @router.route("dialog-storm.example", "/")
+    def dialog_storm(req: SimRequest) -> SimResponse:
+        return SimResponse(body=_page("Dialog storm", "<script>for (;;) { alert('again'); }</script>"))
+
+    @router.route("crash.example", "/")
+    def crash(req: SimRequest) -> SimResponse:
+        # Exhausts the JavaScript heap: V8 aborts and the renderer process dies.
+        return SimResponse(
+            body=_page("Crash Example", "<script>var a = []; for (;;) { a.push(new Array(1e6).fill(1.5)); }</script>")
+        )
+
+    @router.route(BAD_TLS_HOST, "/")
+    def bad_tls(req: SimRequest) -> SimResponse:
+        return SimResponse(body=_page("Unreachable", "never served: the certificate is refused"))
+
+
+def demo_router() -> Router:
+    router = Router()
+    add_third_parties(router)
+    add_demo_sites(router)
+    add_hostile_sites(router)
+    return router
