@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 SYSTEM_CHROMIUM = "/usr/bin/chromium"
+# Other places distributions put it (Ubuntu's snap, older Debian/Ubuntu package names).
+OTHER_SYSTEM_CHROMIUMS = ("/usr/bin/chromium-browser", "/snap/bin/chromium")
 
 # Flags for every launch. The first four keep Chromium's own traffic (updates, sync, field trials) out of the
 # way; site isolation is turned off so that cross-site iframes share the page's DevTools session, which is
@@ -52,6 +54,9 @@ def find_browser(explicit: str | None = None) -> str:
     playwright_own = _playwright_chromium()
     if playwright_own:
         return playwright_own
+    for path in OTHER_SYSTEM_CHROMIUMS:
+        if Path(path).is_file() and os.access(path, os.X_OK):
+            return path
     raise BrowserNotFound(HOW_TO_GET_CHROMIUM)
 
 

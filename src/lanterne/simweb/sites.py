@@ -125,11 +125,20 @@ def add_demo_sites(router: Router) -> None:
     router.host("www.clinic.example", clinic)
 
     def news(req: SimRequest) -> SimResponse:
+        if req.path == "/api/worker-ping":
+            return SimResponse(status=204, content_type="text/plain")
         if req.path.startswith("/article/"):
             return static_file(req.host, "/article.html") or _static_or_404(req)
         return _static_or_404(req)
 
     router.host("www.news.example", news)
+
+    def comments_widget(req: SimRequest) -> SimResponse:
+        if req.path == "/api/count":
+            return _json({"count": 12})
+        return _static_or_404(req)
+
+    router.host("widgets.comments.example", comments_widget)
 
     @router.route("live.news.example", "/comments")
     def news_live(req: SimRequest) -> SimResponse:

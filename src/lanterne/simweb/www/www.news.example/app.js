@@ -8,3 +8,5 @@ sessionStorage.setItem("visit_start", String(Date.now()));
     document.getElementById("live-status").textContent = "connected";
   };
 })();
+// Reading-time statistics computed off the main thread.
+new Worker("/worker.js");

@@ -1,0 +1,170 @@
+"""The SQLite schema, as an ordered list of migrations.
+
+A store is marked as Lanterne's by `PRAGMA application_id`; `PRAGMA user_version` is its schema version.
+Each migration moves the schema up by one version inside one transaction. Add new ones at the end; never
+edit one that has been released.
+"""
+
+from __future__ import annotations
+
+APPLICATION_ID = 0x4C4E5452  # "LNTR"
+
+MIGRATIONS: list[str] = [
+    # 1: sites, visits and everything captured in them; findings.
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE sites (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        host TEXT NOT NULL,
+        site TEXT NOT NULL,
+        added_at REAL NOT NULL
+    );
+    CREATE TABLE visits (
+        id INTEGER PRIMARY KEY,
+        site_id INTEGER NOT NULL REFERENCES sites(id),
+        source TEXT NOT NULL,
+        phase TEXT NOT NULL DEFAULT 'none',
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        final_url TEXT,
+        title TEXT,
+        document_status INTEGER,
+        pages TEXT,
+        first_party_sites TEXT,
+        dialogs TEXT,
+        browser_version TEXT,
+        options TEXT,
+        har_path TEXT,
+        screenshot_path TEXT
+    );
+    CREATE INDEX visits_site ON visits(site_id);
+    CREATE TABLE requests (
+        visit_id INTEGER NOT NULL REFERENCES visits(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        method TEXT NOT NULL,
+        resource_type TEXT,
+        started_at REAL,
+        headers TEXT,
+        body TEXT,
+        body_encoding TEXT,
+        body_size INTEGER,
+        body_truncated INTEGER,
+        frame_url TEXT,
+        is_navigation INTEGER,
+        initiator_type TEXT,
+        initiator_url TEXT,
+        initiator_stack TEXT,
+        timing TEXT,
+        redirected_from INTEGER,
+        page_index INTEGER,
+        host TEXT,
+        site TEXT,
+        third_party INTEGER,
+        failure TEXT,
+        PRIMARY KEY (visit_id, seq)
+    );
+    CREATE INDEX requests_site ON requests(site);
+    CREATE TABLE responses (
+        visit_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        status INTEGER,
+        status_text TEXT,
+        headers TEXT,
+        set_cookies TEXT,
+        mime_type TEXT,
+        remote_address TEXT,
+        protocol TEXT,
+        encoded_size INTEGER,
+        PRIMARY KEY (visit_id, seq),
+        FOREIGN KEY (visit_id, seq) REFERENCES requests(visit_id, seq) ON DELETE CASCADE
+    );
+    CREATE TABLE cookies (
+        id INTEGER PRIMARY KEY,
+        visit_id INTEGER NOT NULL REFERENCES visits(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        value TEXT,
+        domain TEXT,
+        path TEXT,
+        expires REAL,
+        http_only INTEGER,
+        secure INTEGER,
+        same_site TEXT,
+        size INTEGER,
+        site TEXT,
+        third_party INTEGER,
+        partition_key TEXT
+    );
+    CREATE INDEX cookies_visit ON cookies(visit_id);
+    CREATE TABLE storage (
+        id INTEGER PRIMARY KEY,
+        visit_id INTEGER NOT NULL REFERENCES visits(id) ON DELETE CASCADE,
+        origin TEXT,
+        kind TEXT,
+        key TEXT,
+        value TEXT,
+        size INTEGER
+    );
+    CREATE INDEX storage_visit ON storage(visit_id);
+    CREATE TABLE storage_writes (
+        id INTEGER PRIMARY KEY,
+        visit_id INTEGER NOT NULL REFERENCES visits(id) ON DELETE CASCADE,
+        time REAL,
+        origin TEXT,
+        kind TEXT,
+        key TEXT,
+        value TEXT
+    );
+    CREATE INDEX storage_writes_visit ON storage_writes(visit_id);
+    CREATE TABLE websocket_frames (
+        id INTEGER PRIMARY KEY,
+        visit_id INTEGER NOT NULL REFERENCES visits(id) ON DELETE CASCADE,
+        url TEXT,
+        direction TEXT,
+        payload TEXT,
+        size INTEGER,
+        time REAL,
+        opcode INTEGER
+    );
+    CREATE INDEX websocket_frames_visit ON websocket_frames(visit_id);
+    CREATE TABLE findings (
+        id INTEGER PRIMARY KEY,
+        visit_id INTEGER NOT NULL REFERENCES visits(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        detector TEXT NOT NULL,
+        company TEXT,
+        domain TEXT,
+        category TEXT,
+        data_type TEXT,
+        encoding TEXT,
+        summary TEXT,
+        evidence TEXT,
+        details TEXT,
+        before_submit INTEGER,
+        phase TEXT NOT NULL DEFAULT 'none'
+    );
+    CREATE INDEX findings_visit ON findings(visit_id);
+    CREATE INDEX findings_company ON findings(company);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Tables in export order, with the columns that hold JSON text.
+TABLES: dict[str, tuple[str, ...]] = {
+    "sites": (),
+    "visits": ("pages", "first_party_sites", "dialogs", "options"),
+    "requests": ("headers", "initiator_stack", "timing"),
+    "responses": ("headers", "set_cookies"),
+    "cookies": (),
+    "storage": (),
+    "storage_writes": (),
+    "websocket_frames": (),
+    "findings": ("evidence", "details"),
+}
