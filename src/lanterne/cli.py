@@ -71,22 +71,46 @@ def _open_store(path: Path, create: bool = True):  # noqa: ANN202 - returns lant
 
 
 def _scan_config(
-    browser: str | None, dwell: float, pages: int, timeout: float, screenshot: bool, body_cap: int, extra_args: list[str]
+    browser: str | None,
+    dwell: float,
+    pages: int,
+    timeout: float,
+    screenshot: bool,
+    body_cap: int,
+    extra_args: list[str],
+    forms: bool = True,
+    submit_forms: bool = False,
 ):  # noqa: ANN202
     from lanterne.capture import BrowserNotFound, VisitOptions, find_browser
+    from lanterne.capture.interactions import CanaryTyping
     from lanterne.crawl.runner import ScanConfig
 
     try:
         browser_path = find_browser(browser)
     except BrowserNotFound as exc:
         fail(str(exc))
-    options = VisitOptions(dwell=dwell, pages=pages, load_timeout=timeout, screenshot=screenshot, body_cap=body_cap)
+    interactions = [CanaryTyping(submit=submit_forms)] if forms else []
+    options = VisitOptions(
+        dwell=dwell, pages=pages, load_timeout=timeout, screenshot=screenshot, body_cap=body_cap,
+        interactions=interactions,
+    )
     return ScanConfig(options=options, browser_path=browser_path, extra_args=extra_args)
+
+
+def _print_findings(store, visit_ids: list[int]) -> None:  # noqa: ANN001
+    from lanterne.report.terminal import findings_table
+
+    for visit_id in visit_ids:
+        visit = store.load_visit(visit_id)
+        if visit.outcome.value != "ok" and not visit.findings:
+            continue
+        title = f"{visit.target}" + (f" [{visit.phase}]" if visit.phase != "none" else "") + f" (visit {visit_id})"
+        console.print(findings_table(title, visit.findings))
 
 
 def _summary_table(store, visit_ids: list[int], title: str) -> Table:  # noqa: ANN001
     table = Table(title=title, show_lines=False)
-    for column in ("#", "Site", "Outcome", "Requests", "Third-party", "Cookies", "Findings"):
+    for column in ("#", "Site", "Outcome", "Requests", "Third-party", "Cookies", "Companies"):
         table.add_column(column, overflow="fold")
     rows = {row["id"]: row for row in store.visit_summaries()}
     for visit_id in visit_ids:
@@ -98,7 +122,7 @@ def _summary_table(store, visit_ids: list[int], title: str) -> Table:  # noqa: A
         companies = sorted({f.company for f in findings if f.company})
         table.add_row(
             str(visit_id),
-            _plain(row["target"]),
+            _plain(_short(row["target"])),
             outcome,
             str(row["requests"]),
             str(row["third_party_requests"]),
@@ -106,6 +130,15 @@ def _summary_table(store, visit_ids: list[int], title: str) -> Table:  # noqa: A
             _plain(", ".join(companies) or "—"),
         )
     return table
+
+
+def _short(url: str) -> str:
+    """A site as people say it: the host, plus the path when it is not the home page."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    path = parts.path if parts.path not in ("", "/") else ""
+    return (parts.hostname or url) + path
 
 
 def _plain(text: str) -> str:
@@ -132,6 +165,7 @@ def _run_scan(targets: list[str], db: Path, config, title: str) -> list[int]:  #
         err_console.print("lanterne: interrupted; completed visits are saved")
         raise typer.Exit(130) from None
     console.print(_summary_table(store, visit_ids, title))
+    _print_findings(store, visit_ids)
     console.print(f"Results: [bold]{_plain(str(db))}[/]  HAR files: [bold]{_plain(str(store.files_dir))}[/]")
     store.close()
     return visit_ids
@@ -156,6 +190,10 @@ def scan(
         Optional[list[str]],
         typer.Option("--chromium-arg", help="Extra Chromium command-line flag (repeatable), e.g. a proxy."),
     ] = None,
+    forms: Annotated[
+        bool, typer.Option("--forms/--no-forms", help="Type a made-up identity into form fields (not submitted).")
+    ] = True,
+    submit_forms: Annotated[bool, typer.Option("--submit-forms", help="Also submit the forms after typing.")] = False,
 ) -> None:
     """Visit sites in Chromium and record every request, cookie and storage write they make."""
     from lanterne.targets import parse_targets
@@ -164,7 +202,9 @@ def scan(
     for error in errors:
         err_console.print(f"lanterne: error: {error}", markup=False, highlight=False)
     if good:
-        config = _scan_config(browser, dwell, pages, timeout, screenshot, body_cap, list(chromium_arg or []))
+        config = _scan_config(
+            browser, dwell, pages, timeout, screenshot, body_cap, list(chromium_arg or []), forms, submit_forms
+        )
         _run_scan(good, db, config, f"Scanned {len(good)} site(s)")
     if errors:
         raise typer.Exit(2)
@@ -222,6 +262,116 @@ def export(
     except OSError as exc:
         fail(f"{target}: cannot write ({exc.strerror or exc})")
     console.print(f"Exported {_plain(str(db))} to [bold]{_plain(str(written))}[/]")
+
+
+@app.command()
+def analyze(
+    har: Annotated[Path, typer.Argument(help="A HAR file recorded elsewhere (DevTools export, proxy, other crawler).")],
+    cookies: Annotated[
+        Optional[Path], typer.Option("--cookies", help="The browser's cookies at the end of the visit, as JSON.")
+    ] = None,
+    db: Annotated[Path, typer.Option("--db", help="SQLite file to store the analysis in.")] = Path("analysis.db"),
+    target: Annotated[
+        Optional[str], typer.Option("--site", help="The site the capture is of (default: the first page in the HAR).")
+    ] = None,
+    canary_email: Annotated[
+        Optional[str], typer.Option("--email", help="An email address typed during the capture, to look for.")
+    ] = None,
+    canary_phone: Annotated[
+        Optional[str], typer.Option("--phone", help="A phone number typed during the capture, in E.164 (+33...).")
+    ] = None,
+) -> None:
+    """Run the same detectors on traffic recorded elsewhere (a HAR file), and store the findings."""
+    from lanterne.capture.har import HarError, read_har
+    from lanterne.crawl.runner import process_visit
+    from lanterne.targets import TargetError, parse_target
+
+    if target is not None:
+        try:
+            target = parse_target(target)
+        except TargetError as exc:
+            fail(str(exc))
+    try:
+        imported = read_har(har, target=target, cookies_path=cookies)
+    except HarError as exc:
+        fail(str(exc))
+    for warning in imported.warnings:
+        err_console.print(f"lanterne: warning: {warning}", markup=False, highlight=False)
+    visit = imported.visit
+    if canary_email or canary_phone:
+        visit.options["canary"] = _canary_from_options(canary_email, canary_phone)
+    store = _open_store(db)
+    _lists_warnings()
+    process_visit(visit)
+    visit_id = store.save_visit(visit)
+    console.print(
+        f"Analysed {imported.entries_used} of {imported.entries_total} entries of {_plain(str(har))} "
+        f"as a visit to {_plain(visit.target)}"
+    )
+    _print_findings(store, [visit_id])
+    console.print(f"Results: [bold]{_plain(str(db))}[/] (visit {visit_id})")
+    store.close()
+
+
+def _canary_from_options(email: str | None, phone: str | None) -> dict[str, str]:
+    from lanterne.canary import CanaryIdentity
+
+    base = CanaryIdentity.generate(0).as_dict()
+    # Values not given are set to ones that cannot occur, so only what the user typed is searched for.
+    impossible = "lanterne-not-typed-" + "x" * 12
+    identity = {k: impossible for k in base}
+    if email:
+        identity["email"] = email.strip()
+    if phone:
+        digits = "".join(ch for ch in phone if ch.isdigit() or ch == "+")
+        identity["phone"] = phone.strip()
+        identity["phone_e164"] = digits if digits.startswith("+") else "+" + digits
+    return identity
+
+
+def _lists_warnings() -> None:
+    from lanterne.detect.lists import company_db
+
+    for error in company_db().errors:
+        err_console.print(f"lanterne: warning: tracker list skipped: {error}", markup=False, highlight=False)
+
+
+lists_app = typer.Typer(help="The tracker and company lists Lanterne uses.", no_args_is_help=True)
+app.add_typer(lists_app, name="lists")
+
+
+@lists_app.command("show")
+def lists_show() -> None:
+    """Which lists are in use, how many domains each knows, and their licences."""
+    from lanterne.detect.lists import cache_dir, company_db
+
+    db = company_db()
+    table = Table(title="Tracker and company lists")
+    for column in ("List", "Domains", "Licence", "File"):
+        table.add_column(column, overflow="fold")
+    for info in db.loaded:
+        table.add_row(_plain(info.name), str(info.entries), _plain(info.licence), _plain(info.path))
+    console.print(table)
+    for error in db.errors:
+        err_console.print(f"lanterne: warning: tracker list skipped: {error}", markup=False, highlight=False)
+    console.print(f"Downloaded lists live in {_plain(str(cache_dir()))} (`lanterne lists update` fetches them).")
+
+
+@lists_app.command("update")
+def lists_update(
+    mirror: Annotated[
+        Optional[str], typer.Option("--from", help="Fetch from this base URL instead of each list's home.")
+    ] = None,
+) -> None:
+    """Download DuckDuckGo's and Disconnect's lists (not shipped: non-commercial licences) and EasyPrivacy."""
+    from lanterne.detect.lists import ListError, update_lists
+
+    try:
+        report = update_lists(base_url=mirror)
+    except ListError as exc:
+        fail(str(exc).splitlines()[0])
+    for line in report:
+        console.print(_plain(line))
 
 
 def run() -> None:

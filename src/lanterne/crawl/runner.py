@@ -14,9 +14,15 @@ from lanterne.records import Visit
 from lanterne.store import Store
 
 
+def _default_options() -> VisitOptions:
+    from lanterne.capture.interactions import CanaryTyping
+
+    return VisitOptions(interactions=[CanaryTyping()])
+
+
 @dataclass
 class ScanConfig:
-    options: VisitOptions = field(default_factory=VisitOptions)
+    options: VisitOptions = field(default_factory=_default_options)
     browser_path: str | None = None
     extra_args: list[str] = field(default_factory=list)
     phases: tuple[str, ...] = ("none",)

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from lanterne.detect.attribution import Attribution
 from lanterne.detect.engine import Detector
+from lanterne.detect.leaks import PersonalDataLeaks
+from lanterne.detect.page_data import PageData
+from lanterne.detect.pixels import PixelDecoding
 
-DETECTORS: list[Detector] = []
+DETECTORS: list[Detector] = [
+    Attribution(),  # first: the others read its request -> owner map
+    PixelDecoding(),
+    PageData(),
+    PersonalDataLeaks(),
+]

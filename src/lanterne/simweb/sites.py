@@ -22,6 +22,7 @@ DEMO_SITES = [
     "https://www.clinic.example/",
     "https://www.news.example/",
     "https://www.plain.example/",
+    "https://www.lookalike.example/",
     "https://hang.example/",
     "https://loop.example/",
     "https://huge.example/",
@@ -155,6 +156,19 @@ def add_demo_sites(router: Router) -> None:
     router.host("www.plain.example", plain)
 
 
+def add_lookalike_site(router: Router) -> None:
+    """Negatives that look like tracking and are not (see its page)."""
+    router.host("www.lookalike.example", _static_or_404)
+
+    @router.route("analytics.lookalike.example", "/collect")
+    def own_analytics(req: SimRequest) -> SimResponse:
+        return SimResponse(status=204, content_type="text/plain")
+
+    @router.route("fonts.typeface-cdn.example", "/css")
+    def fonts(req: SimRequest) -> SimResponse:
+        return SimResponse(body=b"body { font-family: Inter, sans-serif; }", content_type="text/css")
+
+
 def add_hostile_sites(router: Router) -> None:
     @router.route("hang.example", "/")
     def hang(req: SimRequest) -> SimResponse:
@@ -205,5 +219,6 @@ def demo_router() -> Router:
     router = Router()
     add_third_parties(router)
     add_demo_sites(router)
+    add_lookalike_site(router)
     add_hostile_sites(router)
     return router

@@ -1,0 +1,1 @@
+"""Report: findings arranged for people (terminal, HTML, JSON)."""

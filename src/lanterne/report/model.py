@@ -1,0 +1,125 @@
+"""Findings arranged for people: per company, what it receives and how, with the evidence.
+
+The terminal summary, the HTML reports and the web app all read this one arrangement.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from lanterne.detect.companies import display_company
+from lanterne.records import Finding
+
+# What each data type is called: English message ids, translated through lanterne.report.i18n.
+DATA_LABELS = {
+    "visit": "your visit (IP address, browser)",
+    "page_url": "the address of the page",
+    "page_title": "the title of the page",
+    "pixel_event": "tracking events",
+    "identifier_cookie": "identifying cookies",
+    "email": "your email address",
+    "phone": "your phone number",
+    "first_name": "your first name",
+    "last_name": "your last name",
+    "postal_code": "your postal code",
+}
+PERSONAL = ("email", "phone", "first_name", "last_name", "postal_code")
+
+
+@dataclass
+class DataItem:
+    data_type: str
+    encodings: list[str] = field(default_factory=list)
+    before_submit: bool | None = None
+    phases: list[str] = field(default_factory=list)
+    evidence: list[int] = field(default_factory=list)
+    finding_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class CompanyRow:
+    key: str
+    company: str | None
+    domain: str | None
+    product: str | None
+    category: str | None
+    requests: int = 0
+    data: OrderedDict[str, DataItem] = field(default_factory=OrderedDict)
+    pixel_ids: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    cookies: list[str] = field(default_factory=list)
+    phases: list[str] = field(default_factory=list)
+    evidence: list[int] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        if self.company:
+            return display_company(self.company, self.product)
+        return f"{self.domain} (?)"
+
+    @property
+    def personal_data(self) -> list[DataItem]:
+        return [item for key, item in self.data.items() if key in PERSONAL]
+
+    @property
+    def is_tracker(self) -> bool:
+        return self.category not in (None, "cdn", "content", "essential", "hosting", "unknown", "other") or bool(
+            self.data.keys() - {"visit"}
+        )
+
+
+def _product(finding: Finding) -> str | None:
+    products = finding.details.get("products") or []
+    tracker = finding.details.get("tracker")
+    if finding.company == "ByteDance":
+        return "TikTok"
+    if tracker and finding.company and finding.company.lower() not in tracker.lower():
+        return tracker.split()[0]
+    return products[0] if products and finding.company and products[0].split()[0] != finding.company else None
+
+
+def company_rows(findings: list[Finding], finding_ids: list[int] | None = None) -> list[CompanyRow]:
+    """One row per company (or per unattributed site), the most concerning first."""
+    rows: dict[str, CompanyRow] = {}
+    for index, f in enumerate(findings):
+        key = f.company or f.domain or "?"
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = CompanyRow(key, f.company, f.domain, None, f.category)
+        if row.product is None:
+            row.product = _product(f)
+        if f.category and (row.category in (None, "unknown", "other")):
+            row.category = f.category
+        if f.kind == "third_party":
+            row.requests += int(f.details.get("requests", len(f.evidence)))
+        if f.kind == "cookie":
+            row.cookies += [c["name"] for c in f.details.get("cookies", [])]
+        if f.kind == "pixel_event":
+            row.pixel_ids += [p for p in f.details.get("pixel_ids", []) if p not in row.pixel_ids]
+            event = f.details.get("event")
+            if event and event not in row.events:
+                row.events.append(event)
+        if f.kind == "pixel_loaded":
+            row.pixel_ids += [p for p in f.details.get("pixel_ids", []) if p not in row.pixel_ids]
+        data_type = f.data_type or f.kind
+        if data_type == "pixel_loaded":
+            continue
+        item = row.data.setdefault(data_type, DataItem(data_type))
+        if f.encoding and f.encoding not in item.encodings:
+            item.encodings.append(f.encoding)
+        if f.before_submit is not None:
+            item.before_submit = bool(item.before_submit) or f.before_submit
+        if f.phase not in item.phases:
+            item.phases.append(f.phase)
+        if f.phase not in row.phases:
+            row.phases.append(f.phase)
+        item.evidence += [s for s in f.evidence if s not in item.evidence]
+        row.evidence += [s for s in f.evidence if s not in row.evidence]
+        if finding_ids is not None:
+            item.finding_ids.append(finding_ids[index])
+
+    def weight(row: CompanyRow) -> tuple[int, int, int, str]:
+        return (-len(row.personal_data), -len(row.data), -row.requests, row.name.lower())
+
+    return sorted(rows.values(), key=weight)
