@@ -86,7 +86,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         rows = {row["target"]: row for row in store.visit_summaries()}
         assert set(rows) == {
             "https://www.clinic.example/", "https://www.news.example/", "https://www.plain.example/",
-            "https://hang.example/", "https://loop.example/", "https://huge.example/", "https://dialogs.example/",
+            "https://www.lookalike.example/", "https://hang.example/", "https://loop.example/", "https://huge.example/", "https://dialogs.example/",
         }
         clinic = store.load_visit(rows["https://www.clinic.example/"]["id"])
         plain = rows["https://www.plain.example/"]
@@ -95,10 +95,15 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         assert rows["https://loop.example/"]["outcome"] == "redirect_loop"
     assert any("events.js?sdkid=" in r.url for r in clinic.requests)
     posts = [r for r in clinic.requests if r.url.endswith(("/api/v2/pixel", "/api/v2/pixel/act"))]
-    assert len(posts) == 2 and all(r.body for r in posts)
+    events = [json.loads(r.body.text).get("event") or json.loads(r.body.text).get("action") for r in posts]
+    assert events[:2] == ["Pageview", "Metadata"] and "SubmitForm" in events
     assert any(c.name == "_ttp" and not c.third_party for c in clinic.cookies)
     har = json.loads(Path(clinic.har_path).read_text())
     assert len(har["log"]["entries"]) == len(clinic.requests)
+    # The findings are stored with the visit and printed per site.
+    leaks = [f for f in clinic.findings if f.kind == "pii_leak"]
+    assert [(f.company, f.data_type, f.encoding, f.before_submit) for f in leaks] == [("ByteDance", "email", "sha256-hex", True)]
+    assert "ByteDance (TikTok)" in result.stdout and "before you submit" in result.stdout
 
     exported = lanterne("export", str(out / "demo.db"), "--format", "csv", "-o", str(tmp_path / "csv"))
     assert exported.returncode == 0 and (tmp_path / "csv" / "requests.csv").is_file()

@@ -78,6 +78,37 @@ class Matcher:
         return found
 
 
+_RAW_LAYERS = ("url", "body")
+
+
+def _wire_matches(matcher: Matcher, places: list[tuple[str, str]]) -> list[tuple[Needle, str, str, str]]:
+    """Matches as they were on the wire: a value found in the raw URL, body or a header is reported in the
+    encoding found there; one found only in a decoded layer is reported with the wrapping that hid it."""
+    found: dict[str, list[tuple[Needle, str, str, str]]] = defaultdict(list)
+    for where, text in places:
+        raw = where in _RAW_LAYERS or where.startswith("header.")
+        for needle, matched in matcher.search(text):
+            if raw:
+                encoding = needle.encoding
+            elif where == "base64":
+                encoding = f"{needle.encoding} inside base64"
+            elif needle.encoding == "plain":
+                encoding = "url-encoded"
+            else:
+                encoding = needle.encoding
+            found[needle.field].append((needle, encoding, where, matched))
+    results: list[tuple[Needle, str, str, str]] = []
+    for items in found.values():
+        raw_items = [i for i in items if i[2] in _RAW_LAYERS or i[2].startswith("header.")]
+        chosen = raw_items or items
+        seen: set[tuple[str, str]] = set()
+        for item in chosen:
+            if (item[1], item[2]) not in seen:
+                seen.add((item[1], item[2]))
+                results.append(item)
+    return results
+
+
 def identity_of(options: dict) -> CanaryIdentity | None:
     data = options.get("canary")
     if not isinstance(data, dict):
@@ -109,15 +140,10 @@ class PersonalDataLeaks:
             who = owner.company if owner else req.site
             payload = decode_request(req)
             places = list(payload.layers) + [(f"header.{name.lower()}", value) for name, value in req.headers]
-            seen: set[tuple[Needle, str]] = set()
-            for where, text in places:
-                for needle, matched in matcher.search(text):
-                    if (needle, where) in seen:
-                        continue
-                    seen.add((needle, where))
-                    key = (who, needle.field, needle.encoding)
-                    hits[key].append((req.seq, where, matched, req.started_at))
-                    forms.setdefault(key, needle.form)
+            for needle, encoding, where, matched in _wire_matches(matcher, places):
+                key = (who, needle.field, encoding)
+                hits[key].append((req.seq, where, matched, req.started_at))
+                forms.setdefault(key, needle.form)
         first_party = set(visit.first_party_sites)
         for frame in visit.websocket_frames:
             if frame.direction != "sent" or site_of(frame.url) in first_party:

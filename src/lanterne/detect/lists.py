@@ -197,6 +197,12 @@ def load_duckduckgo(path: Path) -> tuple[_Source, dict[str, str]]:
     try:
         entities = doc["entities"]
         trackers = doc["trackers"]
+        # Entities may be brands of a parent ("Google Ads", owned by "Google LLC").
+        parents = {
+            (t.get("owner") or {}).get("name"): (t.get("owner") or {}).get("ownedBy")
+            for t in trackers.values()
+            if isinstance(t, dict) and (t.get("owner") or {}).get("ownedBy")
+        }
         source = _Source("duckduckgo")
         for domain, entity_name in doc["domains"].items():
             entity = entities.get(entity_name) or {}
@@ -206,13 +212,15 @@ def load_duckduckgo(path: Path) -> tuple[_Source, dict[str, str]]:
                 if label in (tracker.get("categories") or []):
                     category = ours
                     break
+            parent = entity.get("ownedBy") or parents.get(entity_name)
             display = entity.get("displayName") or entity_name
             source.domains[domain.lower()] = Owner(
-                company=canonical_company(entity_name) or display,
+                company=canonical_company(parent or entity_name) or display,
                 domain=domain.lower(),
                 category=category,
                 source="duckduckgo",
-                legal_name=entity_name,
+                product=entity_name if parent else None,
+                legal_name=parent or entity_name,
             )
         for domain, tracker in trackers.items():
             if domain.lower() in source.domains:
@@ -220,7 +228,7 @@ def load_duckduckgo(path: Path) -> tuple[_Source, dict[str, str]]:
             owner = tracker.get("owner") or {}
             if owner.get("name"):
                 source.domains[domain.lower()] = Owner(
-                    company=canonical_company(owner["name"]) or owner["name"],
+                    company=canonical_company(owner.get("ownedBy") or owner["name"]) or owner["name"],
                     domain=domain.lower(),
                     category="other",
                     source="duckduckgo",
