@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -15,8 +16,9 @@ from lanterne.store import Store
 
 
 def lanterne(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}  # wide enough that Rich does not fold table cells
     return subprocess.run(
-        [sys.executable, "-m", "lanterne", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "lanterne", *args], capture_output=True, text=True, timeout=timeout, env=env
     )
 
 
