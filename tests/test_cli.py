@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lanterne.simweb import SimulatedWeb
+from lanterne.simweb.sites import XSS_SITE
 from lanterne.store import Store
 
 
@@ -89,6 +90,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         assert set(rows) == {
             "https://www.clinic.example/", "https://www.news.example/", "https://www.plain.example/",
             "https://www.lookalike.example/", "https://hang.example/", "https://loop.example/", "https://huge.example/", "https://dialogs.example/",
+            XSS_SITE,
         }
         clinic = store.load_visit(rows["https://www.clinic.example/"]["id"])
         plain = rows["https://www.plain.example/"]
@@ -106,6 +108,10 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     leaks = [f for f in clinic.findings if f.kind == "pii_leak"]
     assert [(f.company, f.data_type, f.encoding, f.before_submit) for f in leaks] == [("ByteDance", "email", "sha256-hex", True)]
     assert "ByteDance (TikTok)" in result.stdout and "before you submit" in result.stdout
+
+    # Both reports are written and their paths printed.
+    assert (out / "reports" / "demo.en.html").is_file() and (out / "reports" / "www.clinic.example.en.html").is_file()
+    assert "Crawl report:" in result.stdout and "Site reports:" in result.stdout
 
     exported = lanterne("export", str(out / "demo.db"), "--format", "csv", "-o", str(tmp_path / "csv"))
     assert exported.returncode == 0 and (tmp_path / "csv" / "requests.csv").is_file()

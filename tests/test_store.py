@@ -154,3 +154,19 @@ def test_exports(tmp_path: Path, fmt: str) -> None:
         assert table.num_rows == 3
         assert pq.read_table(out / "findings.parquet").column("company").to_pylist() == ["ByteDance"]
         assert pq.read_table(out / "websocket_frames.parquet").num_rows == 1
+
+
+def test_json_export_matches_its_documented_schema(tmp_path: Path) -> None:
+    import jsonschema
+
+    from conftest import ROOT
+
+    schema = json.loads((ROOT / "docs" / "export-schema-v1.json").read_text())
+    with Store(tmp_path / "r.db") as store:
+        store.save_visit(sample_visit())
+        out = export_store(store, "json", tmp_path / "out.json")
+    document = json.loads(out.read_text())
+    jsonschema.validate(document, schema)
+    document["tables"]["requests"][0]["unexpected"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, schema)

@@ -48,6 +48,11 @@ def main(
     """Lanterne: measure what websites send about their visitors, and to whom, with evidence."""
 
 
+class Language(str, Enum):
+    en = "en"
+    fr = "fr"
+
+
 # -- shared options ------------------------------------------------------------------------------------
 
 BrowserOpt = Annotated[
@@ -218,8 +223,10 @@ def demo(
     browser: BrowserOpt = None,
     dwell: DwellOpt = 2.0,
     timeout: TimeoutOpt = 10.0,
+    lang: Annotated[Language, typer.Option("--lang", help="Language of the reports.")] = Language.en,
 ) -> None:
-    """Scan the bundled demo sites on the simulated web (offline, nothing leaves this machine)."""
+    """Scan the bundled demo sites on the simulated web (offline, nothing leaves this machine), then write
+    a report per site and one for the whole demo."""
     from lanterne.simweb import DEMO_SITES, SimulatedWeb
     from lanterne.store import StoreError
     from lanterne.store.db import _refuse_foreign
@@ -234,10 +241,80 @@ def demo(
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
     shutil.rmtree(out / "demo-files", ignore_errors=True)
+    shutil.rmtree(out / "reports", ignore_errors=True)
     with SimulatedWeb() as web:
         console.print(f"Simulated web on 127.0.0.1:{web.port}: {len(DEMO_SITES)} demo sites")
-        config = _scan_config(browser, dwell, 0, timeout, False, 64 * 1024, web.chromium_args())
-        _run_scan(list(DEMO_SITES), db, config, "Lanterne demo")
+        config = _scan_config(browser, dwell, 0, timeout, True, 64 * 1024, web.chromium_args())
+        visit_ids = _run_scan(list(DEMO_SITES), db, config, "Lanterne demo")
+    store = _open_store(db, create=False)
+    reports = out / "reports"
+    crawl_report = write_reports(store, reports / f"demo.{lang.value}.html", lang.value, None)
+    site_reports = []
+    for visit_id in visit_ids:
+        host = _short(store.load_visit(visit_id).target).replace("/", "_")
+        site_reports.append(write_reports(store, reports / f"{host}.{lang.value}.html", lang.value, visit_id))
+    store.close()
+    console.print(f"Crawl report: [bold]{_plain(str(crawl_report))}[/]")
+    console.print(f"Site reports: [bold]{_plain(str(site_reports[0]))}[/] and {len(site_reports) - 1} more in {_plain(str(reports))}")
+
+
+def _find_visit(store, site: str) -> int:  # noqa: ANN001
+    from lanterne.domains import host_of
+    from lanterne.targets import TargetError, parse_target
+
+    try:
+        url = parse_target(site)
+    except TargetError as exc:
+        fail(str(exc))
+    rows = store.conn.execute(
+        "SELECT v.id, s.url FROM visits v JOIN sites s ON s.id = v.site_id ORDER BY v.id DESC"
+    ).fetchall()
+    for exact in (True, False):
+        for visit_id, site_url in rows:
+            if (site_url == url) if exact else (host_of(site_url) == host_of(url)):
+                return int(visit_id)
+    known = ", ".join(sorted({r[1] for r in rows})[:5]) or "none"
+    fail(f"no visit of {url} in {store.path} (sites in it: {known})")
+
+
+def write_reports(store, output: Path, lang: str, visit_id: int | None) -> Path:  # noqa: ANN001
+    from lanterne.report.html import render_crawl_report, render_site_report, write_report
+
+    if visit_id is None:
+        return write_report(render_crawl_report(store, lang), output)
+    return write_report(render_site_report(store.load_visit(visit_id), visit_id, lang), output)
+
+
+@app.command()
+def report(
+    db: Annotated[Path, typer.Argument(help="A Lanterne database.")],
+    site: Annotated[
+        Optional[str], typer.Option("--site", help="Report on this site's latest visit (default: the whole database).")
+    ] = None,
+    visit: Annotated[Optional[int], typer.Option("--visit", help="Report on this visit number.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="The HTML file to write.")] = None,
+    lang: Annotated[Language, typer.Option("--lang", help="Language of the report.")] = Language.en,
+) -> None:
+    """Write a self-contained HTML report: one site's visit (--site) or the whole database."""
+    from lanterne.store import StoreError
+
+    store = _open_store(db, create=False)
+    visit_id = visit
+    if site is not None:
+        visit_id = _find_visit(store, site)
+    elif visit is not None:
+        try:
+            store.load_visit(visit)
+        except StoreError as exc:
+            fail(str(exc))
+    if output is None:
+        suffix = "report" if visit_id is None else f"visit-{visit_id}"
+        output = db.with_name(f"{db.stem}-{suffix}.{lang.value}.html")
+    try:
+        written = write_reports(store, output, lang.value, visit_id)
+    except OSError as exc:
+        fail(f"{output}: cannot write ({exc.strerror or exc})")
+    console.print(f"Report: [bold]{_plain(str(written))}[/]")
 
 
 class ExportFormat(str, Enum):

@@ -9,22 +9,46 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from lanterne.detect.companies import display_company
+from lanterne.report.i18n import N_
 from lanterne.records import Finding
 
 # What each data type is called: English message ids, translated through lanterne.report.i18n.
 DATA_LABELS = {
-    "visit": "your visit (IP address, browser)",
-    "page_url": "the address of the page",
-    "page_title": "the title of the page",
-    "pixel_event": "tracking events",
-    "identifier_cookie": "identifying cookies",
-    "email": "your email address",
-    "phone": "your phone number",
-    "first_name": "your first name",
-    "last_name": "your last name",
-    "postal_code": "your postal code",
+    "visit": N_("your visit (IP address, browser)"),
+    "page_url": N_("the address of the page"),
+    "page_title": N_("the title of the page"),
+    "pixel_event": N_("tracking events"),
+    "identifier_cookie": N_("identifying cookies"),
+    "email": N_("your email address"),
+    "phone": N_("your phone number"),
+    "first_name": N_("your first name"),
+    "last_name": N_("your last name"),
+    "postal_code": N_("your postal code"),
 }
 PERSONAL = ("email", "phone", "first_name", "last_name", "postal_code")
+
+# Categories, most telling first: a company seen in several is shown in the first.
+CATEGORY_LABELS = {
+    "session_recording": N_("session recording"),
+    "fingerprinting": N_("browser fingerprinting"),
+    "advertising": N_("advertising"),
+    "social": N_("social network"),
+    "analytics": N_("audience measurement"),
+    "tracking": N_("tracking (EasyPrivacy)"),
+    "tag_manager": N_("tag manager"),
+    "customer_interaction": N_("customer interaction"),
+    "consent": N_("consent management"),
+    "anti_fraud": N_("fraud prevention"),
+    "email": N_("email"),
+    "cryptomining": N_("cryptocurrency mining"),
+    "content": N_("embedded content"),
+    "cdn": N_("content delivery"),
+    "hosting": N_("hosting"),
+    "essential": N_("essential service"),
+    "other": N_("other"),
+    "unknown": N_("owner unknown"),
+}
+_CATEGORY_RANK = {name: rank for rank, name in enumerate(CATEGORY_LABELS)}
 
 
 @dataclass
@@ -56,7 +80,7 @@ class CompanyRow:
     def name(self) -> str:
         if self.company:
             return display_company(self.company, self.product)
-        return f"{self.domain} (?)"
+        return self.domain or "?"
 
     @property
     def personal_data(self) -> list[DataItem]:
@@ -89,7 +113,7 @@ def company_rows(findings: list[Finding], finding_ids: list[int] | None = None) 
             row = rows[key] = CompanyRow(key, f.company, f.domain, None, f.category)
         if row.product is None:
             row.product = _product(f)
-        if f.category and (row.category in (None, "unknown", "other")):
+        if f.category and _CATEGORY_RANK.get(f.category, 99) < _CATEGORY_RANK.get(row.category or "", 100):
             row.category = f.category
         if f.kind == "third_party":
             row.requests += int(f.details.get("requests", len(f.evidence)))
@@ -123,3 +147,17 @@ def company_rows(findings: list[Finding], finding_ids: list[int] | None = None) 
         return (-len(row.personal_data), -len(row.data), -row.requests, row.name.lower())
 
     return sorted(rows.values(), key=weight)
+
+OUTCOME_LABELS = {
+    "ok": N_("completed"),
+    "timeout": N_("timed out"),
+    "dns_error": N_("address not found (DNS)"),
+    "connection_refused": N_("connection refused"),
+    "connection_error": N_("connection failed"),
+    "tls_error": N_("certificate error (TLS)"),
+    "redirect_loop": N_("redirect loop"),
+    "renderer_crash": N_("the page crashed the browser tab"),
+    "browser_crash": N_("the browser crashed"),
+    "navigation_error": N_("the page could not be loaded"),
+    "invalid_target": N_("invalid address"),
+}

@@ -17,6 +17,9 @@ from lanterne.simweb.server import BAD_TLS_HOST, Router, SimRequest, SimResponse
 
 WWW = Path(__file__).parent / "www"
 
+# A hostile site whose address itself carries markup.
+XSS_SITE = "https://xss.example/%3Cscript%3Ewindow.__pwned=11%3C/script%3E?q=%22%3E%3Cimg%20src=x%20onerror=alert(1)%3E"
+
 # The demo, in the order `lanterne demo` scans it: three ordinary sites, then hostile ones.
 DEMO_SITES = [
     "https://www.clinic.example/",
@@ -27,6 +30,7 @@ DEMO_SITES = [
     "https://loop.example/",
     "https://huge.example/",
     "https://dialogs.example/",
+    XSS_SITE,
 ]
 
 # Pixel ids used by the demo pages (tests assert on them).
@@ -209,6 +213,29 @@ def add_hostile_sites(router: Router) -> None:
         return SimResponse(
             body=_page("Crash Example", "<script>var a = []; for (;;) { a.push(new Array(1e6).fill(1.5)); }</script>")
         )
+
+    def xss(req: SimRequest) -> SimResponse:
+        # Everything a report could be tricked by: markup in the title, the path, cookies, storage keys,
+        # tracker payloads, and javascript: links. A report must show all of it as text and run none of it.
+        payload = '<script>window.__pwned=1</script>"><img src=x onerror="window.__pwned=2">'
+        body = f"""<!doctype html><html><head><meta charset="utf-8"><title>{payload}</title></head><body>
+<h1>Hostile page</h1>
+<a href="javascript:window.__pwned=3">a javascript: link</a>
+<script>
+document.cookie = "xss=" + encodeURIComponent('"><img src=x onerror=window.__pwned=4>') + "; path=/";
+localStorage.setItem('<svg onload="window.__pwned=5">', 'javascript:window.__pwned=6');
+var data = {{ event: "<script>window.__pwned=7<\\/script>", page: location.href,
+             link: "javascript:window.__pwned=8", html: '"><img src=x onerror=window.__pwned=9>' }};
+fetch("https://collect.hostile-tracker.example/e?dl=" + encodeURIComponent(location.href) + "&ev=%3Cscript%3Ewindow.__pwned%3D10%3C%2Fscript%3E",
+      {{ method: "POST", body: JSON.stringify(data) }});
+</script></body></html>"""
+        return SimResponse(body=body.encode())
+
+    router.host("xss.example", xss)
+
+    @router.route("collect.hostile-tracker.example", "/e")
+    def hostile_collector(req: SimRequest) -> SimResponse:
+        return SimResponse(status=204, content_type="text/plain", headers=[("Set-Cookie", 'h="<b>bold</b>"; Path=/; Secure; SameSite=None')])
 
     @router.route(BAD_TLS_HOST, "/")
     def bad_tls(req: SimRequest) -> SimResponse:
