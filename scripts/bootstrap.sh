@@ -40,6 +40,9 @@ if [ ! -f "$stamp" ] && [ ! -f "$test_stamp" ]; then
   touch "$stamp"
 fi
 
+# DuckDuckGo's autoconsent rules (from npm, pinned and integrity-checked) answer cookie banners.
+.venv/bin/lanterne consent install >/dev/null
+
 case "$what" in
   demo) exec .venv/bin/lanterne demo "$@" ;;
   test) exec .venv/bin/python -m pytest "$@" ;;

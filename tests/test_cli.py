@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lanterne.simweb import SimulatedWeb
-from lanterne.simweb.sites import XSS_SITE
+from lanterne.simweb.sites import DEMO_SITES
 from lanterne.store import Store
 
 
@@ -86,12 +86,12 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Lanterne demo" in result.stdout and "demo.db" in result.stdout
     with Store(out / "demo.db", create=False) as store:
-        rows = {row["target"]: row for row in store.visit_summaries()}
-        assert set(rows) == {
-            "https://www.clinic.example/", "https://www.news.example/", "https://www.plain.example/",
-            "https://www.lookalike.example/", "https://hang.example/", "https://loop.example/", "https://huge.example/", "https://dialogs.example/",
-            XSS_SITE,
-        }
+        rows = {row["target"]: row for row in store.visit_summaries() if row["phase"] == "none"}
+        phases = [(row["target"], row["phase"]) for row in store.visit_summaries() if row["phase"] != "none"]
+        # Sites with a cookie banner are also visited refusing and accepting it; the others are not.
+        assert sorted(phases) == [("https://www.journal-fr.example/", "accept"), ("https://www.journal-fr.example/", "refuse"),
+                                  ("https://www.respectueux.example/", "accept"), ("https://www.respectueux.example/", "refuse")]
+        assert set(rows) == set(DEMO_SITES)
         clinic = store.load_visit(rows["https://www.clinic.example/"]["id"])
         plain = rows["https://www.plain.example/"]
         assert plain["third_party_requests"] == 0

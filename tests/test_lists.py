@@ -39,7 +39,7 @@ def test_loaders_read_the_published_files() -> None:
 
 def test_more_specific_domain_wins_then_list_precedence(all_lists: Path) -> None:
     db = CompanyDB(lists_dir=all_lists)
-    assert [i.name.split()[0] for i in db.loaded] == ["Lanterne", "DuckDuckGo", "AdGuard", "Disconnect"]
+    assert [i.name.split()[0] for i in db.loaded] == ["Lanterne", "Lanterne", "DuckDuckGo", "AdGuard", "Disconnect"]
     tiktok = db.lookup("analytics.tiktok.com")
     # AdGuard lists analytics.tiktok.com itself, more specific than the curated tiktok.com.
     assert (tiktok.company, tiktok.source, tiktok.domain) == ("ByteDance", "adguard", "analytics.tiktok.com")
@@ -97,7 +97,7 @@ def test_lists_update_from_a_mirror(tmp_path: Path) -> None:
     assert len(report) == 4 and all("saved to" in line for line in report)
     assert "CC BY-NC-SA 4.0" in (target / "ATTRIBUTION.md").read_text()
     db = CompanyDB(lists_dir=target)
-    assert db.errors == [] and len(db.loaded) == 4
+    assert db.errors == [] and len(db.loaded) == 5
     # A broken download never replaces a good list.
     files["/duckduckgo-tds.json"] = tmp_path / "broken.json"
     (tmp_path / "broken.json").write_text("<html>rate limited</html>")

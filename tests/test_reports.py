@@ -96,7 +96,7 @@ def test_site_report(store: Store, artifacts: Path, lang: str) -> None:
     }[lang]
     assert expected in seen["summary"]
     assert seen["errors"] == [] and seen["dialogs"] == [] and seen["requests"] == []
-    assert seen["evidence_exists"] and seen["hash"] == seen["evidence_target"] and re.match(r"#req-\d+$", seen["hash"])
+    assert seen["evidence_exists"] and seen["hash"] == seen["evidence_target"] and re.match(r"#v\d+-req-\d+$", seen["hash"])
     # Every in-page link points at something in the page; none leads anywhere else.
     assert all(link.startswith("#") for link in seen["links"])
     assert "CLANTERNEDEMO0PIXEL1" in seen["text"]

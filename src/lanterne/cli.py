@@ -75,6 +75,13 @@ def _open_store(path: Path, create: bool = True):  # noqa: ANN202 - returns lant
         fail(f"{path}: cannot open as a database ({exc})")
 
 
+class ConsentPhases(str, Enum):
+    none = "none"
+    refuse = "refuse"
+    accept = "accept"
+    all = "all"
+
+
 def _scan_config(
     browser: str | None,
     dwell: float,
@@ -85,21 +92,31 @@ def _scan_config(
     extra_args: list[str],
     forms: bool = True,
     submit_forms: bool = False,
+    consent: ConsentPhases = ConsentPhases.none,
 ):  # noqa: ANN202
-    from lanterne.capture import BrowserNotFound, VisitOptions, find_browser
+    from lanterne.capture import BrowserNotFound, VisitOptions, autoconsent, find_browser
     from lanterne.capture.interactions import CanaryTyping
-    from lanterne.crawl.runner import ScanConfig
+    from lanterne.crawl.runner import PHASES, ScanConfig
 
     try:
         browser_path = find_browser(browser)
     except BrowserNotFound as exc:
         fail(str(exc))
+    phases = PHASES if consent is ConsentPhases.all else (consent.value,)
+    have_autoconsent = autoconsent.is_installed()
+    if not have_autoconsent:
+        if phases != ("none",):
+            fail(f"--consent {consent.value} needs autoconsent {autoconsent.VERSION} to answer cookie banners: "
+                 "run `lanterne consent install`")
+        err_console.print("lanterne: warning: autoconsent is not installed, so cookie banners are not detected "
+                          "(`lanterne consent install`)", markup=False, highlight=False)
     interactions = [CanaryTyping(submit=submit_forms)] if forms else []
     options = VisitOptions(
         dwell=dwell, pages=pages, load_timeout=timeout, screenshot=screenshot, body_cap=body_cap,
         interactions=interactions,
     )
-    return ScanConfig(options=options, browser_path=browser_path, extra_args=extra_args)
+    return ScanConfig(options=options, browser_path=browser_path, extra_args=extra_args, phases=phases,
+                      consent=have_autoconsent)
 
 
 def _print_findings(store, visit_ids: list[int]) -> None:  # noqa: ANN001
@@ -161,7 +178,8 @@ def _run_scan(targets: list[str], db: Path, config, title: str) -> list[int]:  #
 
     def progress(visit_id: int, visit) -> None:  # noqa: ANN001
         status = visit.outcome.value + (f" ({visit.reason})" if visit.reason else "")
-        console.print(f"  [dim]visit {visit_id}[/] {_plain(visit.target)} → {_plain(status)}", highlight=False)
+        phase = f" [{visit.phase}]" if visit.phase != "none" else ""
+        console.print(f"  [dim]visit {visit_id}[/] {_plain(visit.target)}{_plain(phase)} → {_plain(status)}", highlight=False)
         visit_ids.append(visit_id)
 
     try:
@@ -199,6 +217,10 @@ def scan(
         bool, typer.Option("--forms/--no-forms", help="Type a made-up identity into form fields (not submitted).")
     ] = True,
     submit_forms: Annotated[bool, typer.Option("--submit-forms", help="Also submit the forms after typing.")] = False,
+    consent: Annotated[
+        ConsentPhases,
+        typer.Option("--consent", help="Cookie-banner phases: none (no answer), refuse, accept, or all three."),
+    ] = ConsentPhases.none,
 ) -> None:
     """Visit sites in Chromium and record every request, cookie and storage write they make."""
     from lanterne.targets import parse_targets
@@ -208,7 +230,7 @@ def scan(
         err_console.print(f"lanterne: error: {error}", markup=False, highlight=False)
     if good:
         config = _scan_config(
-            browser, dwell, pages, timeout, screenshot, body_cap, list(chromium_arg or []), forms, submit_forms
+            browser, dwell, pages, timeout, screenshot, body_cap, list(chromium_arg or []), forms, submit_forms, consent
         )
         _run_scan(good, db, config, f"Scanned {len(good)} site(s)")
     if errors:
@@ -224,6 +246,9 @@ def demo(
     dwell: DwellOpt = 2.0,
     timeout: TimeoutOpt = 10.0,
     lang: Annotated[Language, typer.Option("--lang", help="Language of the reports.")] = Language.en,
+    follow_links: Annotated[
+        bool, typer.Option("--pages/--no-pages", help="Also follow one link on each demo site (slower).")
+    ] = False,
 ) -> None:
     """Scan the bundled demo sites on the simulated web (offline, nothing leaves this machine), then write
     a report per site and one for the whole demo."""
@@ -244,15 +269,21 @@ def demo(
     shutil.rmtree(out / "reports", ignore_errors=True)
     with SimulatedWeb() as web:
         console.print(f"Simulated web on 127.0.0.1:{web.port}: {len(DEMO_SITES)} demo sites")
-        config = _scan_config(browser, dwell, 0, timeout, True, 64 * 1024, web.chromium_args())
+        config = _scan_config(
+            browser, dwell, 1 if follow_links else 0, timeout, True, 64 * 1024, web.chromium_args(),
+            consent=ConsentPhases.all,
+        )
         visit_ids = _run_scan(list(DEMO_SITES), db, config, "Lanterne demo")
     store = _open_store(db, create=False)
     reports = out / "reports"
     crawl_report = write_reports(store, reports / f"demo.{lang.value}.html", lang.value, None)
     site_reports = []
+    first_visits: dict[str, int] = {}
     for visit_id in visit_ids:
-        host = _short(store.load_visit(visit_id).target).replace("/", "_")
-        site_reports.append(write_reports(store, reports / f"{host}.{lang.value}.html", lang.value, visit_id))
+        first_visits.setdefault(store.load_visit(visit_id).target, visit_id)
+    for target, visit_id in first_visits.items():
+        name = _short(target).replace("/", "_")[:80]
+        site_reports.append(write_reports(store, reports / f"{name}.{lang.value}.html", lang.value, visit_id))
     store.close()
     console.print(f"Crawl report: [bold]{_plain(str(crawl_report))}[/]")
     console.print(f"Site reports: [bold]{_plain(str(site_reports[0]))}[/] and {len(site_reports) - 1} more in {_plain(str(reports))}")
@@ -267,6 +298,8 @@ def _find_visit(store, site: str) -> int:  # noqa: ANN001
     except TargetError as exc:
         fail(str(exc))
     rows = store.conn.execute(
+        "SELECT v.id, s.url FROM visits v JOIN sites s ON s.id = v.site_id WHERE v.phase = 'none' ORDER BY v.id DESC"
+    ).fetchall() or store.conn.execute(
         "SELECT v.id, s.url FROM visits v JOIN sites s ON s.id = v.site_id ORDER BY v.id DESC"
     ).fetchall()
     for exact in (True, False):
@@ -277,12 +310,27 @@ def _find_visit(store, site: str) -> int:  # noqa: ANN001
     fail(f"no visit of {url} in {store.path} (sites in it: {known})")
 
 
-def write_reports(store, output: Path, lang: str, visit_id: int | None) -> Path:  # noqa: ANN001
-    from lanterne.report.html import render_crawl_report, render_site_report, write_report
+def _phase_visits(store, visit_id: int) -> list[int]:  # noqa: ANN001
+    """The visit and its sibling consent-phase visits of the same site (the latest one of each phase)."""
+    site_id = store.conn.execute("SELECT site_id FROM visits WHERE id = ?", (visit_id,)).fetchone()[0]
+    ids = [visit_id]
+    # Phases of one scan are saved one after the other; the next "none" visit starts another scan.
+    for other_id, phase in store.conn.execute(
+        "SELECT id, phase FROM visits WHERE site_id = ? AND id > ? ORDER BY id", (site_id, visit_id)
+    ):
+        if phase == "none":
+            break
+        ids.append(int(other_id))
+    return ids
+
+
+def write_reports(store, output: Path, lang: str, visit_id: int | None, phases: bool = True) -> Path:  # noqa: ANN001
+    from lanterne.report.html import render_crawl_report, render_site_visits, write_report
 
     if visit_id is None:
         return write_report(render_crawl_report(store, lang), output)
-    return write_report(render_site_report(store.load_visit(visit_id), visit_id, lang), output)
+    ids = _phase_visits(store, visit_id) if phases else [visit_id]
+    return write_report(render_site_visits([(i, store.load_visit(i)) for i in ids], lang), output)
 
 
 @app.command()
@@ -311,7 +359,7 @@ def report(
         suffix = "report" if visit_id is None else f"visit-{visit_id}"
         output = db.with_name(f"{db.stem}-{suffix}.{lang.value}.html")
     try:
-        written = write_reports(store, output, lang.value, visit_id)
+        written = write_reports(store, output, lang.value, visit_id, phases=site is not None)
     except OSError as exc:
         fail(f"{output}: cannot write ({exc.strerror or exc})")
     console.print(f"Report: [bold]{_plain(str(written))}[/]")
@@ -411,6 +459,27 @@ def _lists_warnings() -> None:
 
     for error in company_db().errors:
         err_console.print(f"lanterne: warning: tracker list skipped: {error}", markup=False, highlight=False)
+
+
+consent_app = typer.Typer(help="Cookie banners: the autoconsent rule set Lanterne uses.", no_args_is_help=True)
+app.add_typer(consent_app, name="consent")
+
+
+@consent_app.command("install")
+def consent_install(
+    mirror: Annotated[Optional[str], typer.Option("--from", help="Fetch the package from this URL instead of npm.")] = None,
+) -> None:
+    """Install DuckDuckGo's autoconsent (MPL-2.0, pinned release, integrity-checked) into the cache."""
+    from lanterne.capture import autoconsent
+
+    if autoconsent.is_installed() and mirror is None:
+        console.print(f"autoconsent {autoconsent.VERSION} is already installed in {_plain(str(autoconsent.install_dir()))}")
+        return
+    try:
+        folder = autoconsent.install(mirror or autoconsent.TARBALL)
+    except (OSError, ValueError) as exc:
+        fail(f"autoconsent not installed: {exc}")
+    console.print(f"autoconsent {autoconsent.VERSION} installed in {_plain(str(folder))} (MPL-2.0)")
 
 
 lists_app = typer.Typer(help="The tracker and company lists Lanterne uses.", no_args_is_help=True)

@@ -27,6 +27,7 @@ class Outcome(str, Enum):
     BROWSER_CRASH = "browser_crash"
     NAVIGATION_ERROR = "navigation_error"
     INVALID_TARGET = "invalid_target"
+    INTERNAL_ERROR = "internal_error"  # a fault in Lanterne itself; the rest of the crawl goes on
 
 
 Headers = list[tuple[str, str]]
@@ -143,6 +144,17 @@ class WebSocketFrame:
 
 
 @dataclass
+class JsCall:
+    """Calls to one watched browser API by one script in one frame (from the script probe)."""
+
+    frame_url: str
+    script_url: str
+    api: str  # e.g. "canvas.toDataURL", "navigator.userAgent", "dom.listen.keyup"
+    count: int
+    args: list = field(default_factory=list)  # arguments of the first few calls
+
+
+@dataclass
 class Dialog:
     type: str
     message: str
@@ -165,6 +177,7 @@ class Visit:
     storage_writes: list[StorageWrite] = field(default_factory=list)
     websocket_frames: list[WebSocketFrame] = field(default_factory=list)
     dialogs: list[Dialog] = field(default_factory=list)
+    js_calls: list[JsCall] = field(default_factory=list)
     screenshot: bytes | None = None
     browser_version: str | None = None
     source: str = "scan"  # "scan" or "har"

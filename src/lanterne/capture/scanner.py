@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urldefrag, urlsplit
@@ -44,6 +44,7 @@ from playwright.async_api import (
 from playwright.async_api import Error as PlaywrightError
 
 from lanterne.capture.browser import BASE_ARGS, find_browser
+from lanterne.capture.instruments import Instrument
 from lanterne.domains import host_of, site_of
 from lanterne.records import (
     Body,
@@ -90,12 +91,14 @@ class VisitOptions:
     site_timeout: float | None = None  # hard cap on a whole visit; derived from the above when None
     locale: str = "en-US"
     interactions: Sequence[Interaction] = field(default_factory=tuple)
+    # Made fresh for each visit (they hold per-visit state): set up before the first page loads.
+    instruments: Sequence[Callable[[], Instrument]] = field(default_factory=tuple)
 
     def hard_timeout(self) -> float:
         if self.site_timeout is not None:
             return self.site_timeout
         per_page = self.load_timeout + self.quiet_max + 6 + self.dwell
-        return per_page * (1 + self.pages) + 20 * len(self.interactions) + 30
+        return per_page * (1 + self.pages) + 20 * (len(self.interactions) + len(self.instruments)) + 30
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -105,6 +108,7 @@ class VisitOptions:
             "body_cap": self.body_cap,
             "screenshot": self.screenshot,
             "interactions": [i.name for i in self.interactions],
+            "locale": self.locale,
         }
 
 
@@ -529,6 +533,7 @@ class Scanner:
         self._persistent: BrowserContext | None = None
         self._profile_dir: str | None = None
         self._recorder: _Recorder | None = None
+        self._current_interactions: list[Any] = []
         self.visits_since_launch = 0
         self.launches = 0
 
@@ -640,6 +645,11 @@ class Scanner:
             30,
         )
         try:
+            instruments = [make() for make in opts.instruments]
+            # Instruments that also act on the loaded page (answering the banner) run before other steps.
+            self._current_interactions = [i for i in instruments if hasattr(i, "run")]
+            for instrument in instruments:
+                await asyncio.wait_for(instrument.install(context, visit), 30)
             page = await asyncio.wait_for(context.new_page(), 30)
             cdp = await asyncio.wait_for(context.new_cdp_session(page), 10)
             recorder = _Recorder(context, page, cdp, opts)
@@ -655,6 +665,9 @@ class Scanner:
                 visit.reason = f"the visit exceeded its {opts.hard_timeout():.0f} s limit during step '{recorder.step}'"
             except _VisitAborted as aborted:
                 visit.outcome, visit.reason = aborted.outcome, aborted.reason
+            for instrument in instruments:
+                with contextlib.suppress(PlaywrightError, asyncio.TimeoutError):
+                    await asyncio.wait_for(instrument.collect(visit), 10)
             await self._finalize(recorder, visit, opts)
         finally:
             self._recorder = None
@@ -677,7 +690,7 @@ class Scanner:
             return
         visit.pages.append(page.url)
         await self._settle(rec, opts)
-        for interaction in opts.interactions:
+        for interaction in [*self._current_interactions, *opts.interactions]:
             try:
                 await rec.guard(interaction.run(page, visit), 20, f"interaction:{interaction.name}")
             except _StepTimeout:

@@ -123,8 +123,15 @@ class Attribution:
         findings = []
         for key, cookies in by_company.items():
             company, site, category, third_party = meta[key]
-            names = [c.name for c in cookies]
             evidence = _setting_requests(visit.requests, cookies)
+            if ctx.after_answer:
+                # Only cookies a response set after the banner was answered are this phase's doing; the
+                # others may have been set before the answer (scripts' cookies carry no time).
+                set_after = {line.split("=", 1)[0].strip() for r in visit.requests if r.response for line in r.response.set_cookies}
+                cookies = [c for c in cookies if c.name in set_after]
+                if not cookies:
+                    continue
+            names = [c.name for c in cookies]
             where = "third-party" if third_party else "first-party (set by the tracker's script on the site's own domain)"
             findings.append(
                 Finding(

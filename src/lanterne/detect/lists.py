@@ -163,6 +163,23 @@ def load_curated(*paths: Path) -> _Source:
     return source
 
 
+def load_recorders(path: Path) -> _Source:
+    """Session-recording services (their domains, kept as data for the recorder detector) as owners."""
+    doc = _read_json(path)
+    source = _Source("lanterne-recorders")
+    try:
+        for entry in doc["recorders"]:
+            company = canonical_company(entry["company"]) or entry["company"]
+            for domain in entry["domains"]:
+                source.domains[domain.lower()] = Owner(
+                    company=company, domain=domain.lower(), category="session_recording",
+                    source="lanterne-recorders", product=entry.get("product"),
+                )
+    except (KeyError, TypeError, AttributeError):
+        raise _shape_error(path, "Lanterne session-recorder list") from None
+    return source
+
+
 def load_adguard(trackers_path: Path, companies_path: Path) -> _Source:
     trackers_doc = _read_json(trackers_path)
     companies_doc = _read_json(companies_path)
@@ -316,6 +333,8 @@ class CompanyDB:
             "Lanterne curated lists (ByteDance/TikTok, ownership corrections)", bundled_dir, "Lanterne",
             lambda: load_curated(bundled_dir / "bytedance.json", bundled_dir / "corrections.json"),
         )
+        recorders = bundled_dir.parent / "session-recorders.json"
+        attempt("Lanterne session-recorder list", recorders, "Lanterne", lambda: load_recorders(recorders))
         ddg = folder / "duckduckgo-tds.json"
         if ddg.exists():
 

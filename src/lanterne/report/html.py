@@ -108,18 +108,51 @@ def _personal_phrase(item: Any, t: Translator) -> str:
     return phrase
 
 
-def summary_sentences(rows: list[CompanyRow], t: Translator, anchors: dict[str, str]) -> list[Markup]:
+OPENINGS = {
+    # (phase, banner seen): the first sentence's template, then the one for the following companies.
+    ("none", False): (N_("When you visit this page, it tells %(company)s %(what)s."), N_("It also tells %(company)s %(what)s.")),
+    ("none", True): (
+        N_("Before you answer the cookie banner, this page already tells %(company)s %(what)s."),
+        N_("It also tells %(company)s %(what)s."),
+    ),
+    ("refuse", True): (
+        N_("After you refuse cookies, this page still tells %(company)s %(what)s."),
+        N_("It also still tells %(company)s %(what)s."),
+    ),
+    ("accept", True): (
+        N_("After you accept cookies, this page tells %(company)s %(what)s."),
+        N_("It also tells %(company)s %(what)s."),
+    ),
+}
+TECHNIQUE_NAMES = {
+    "canvas": N_("canvas"), "canvas_font": N_("installed fonts"), "webgl": N_("graphics card"),
+    "audio": N_("audio stack"), "webrtc": N_("local network addresses"), "navigator": N_("browser and screen properties"),
+    "battery": N_("battery"),
+}
+
+
+def summary_sentences(
+    rows: list[CompanyRow], t: Translator, anchors: dict[str, str], phase: str = "none", banner: bool = False
+) -> list[Markup]:
     """Plain-language sentences, the most serious first, each company linked to its evidence.
 
     Shape: "When you visit this page, it tells ByteDance (TikTok) which page you read, sends a hash of the
-    email address you typed (before you even send the form) and stores an identifier...". Companies that
-    only receive the visit itself are named together at the end.
+    email address you typed (before you even send the form) and stores an identifier...". The opening says
+    when it happens with respect to the cookie banner. Companies that only receive the visit itself are
+    named together at the end.
     """
+    first, following = OPENINGS.get((phase, banner), OPENINGS[("none", False)])
     sentences: list[Markup] = []
     quiet: list[Markup] = []
     for row in rows:
         link = Markup('<a href="#{}">{}</a>').format(anchors[row.key], row.name)
+        # Key logging is said by the typed values' phrases ("... before you even send the form").
         sends = [_personal_phrase(item, t) for item in row.personal_data]
+        if "session_recording" in row.data:
+            sends.append(t("records what you do on the page"))
+        if "fingerprinting" in row.data:
+            techniques = ", ".join(t(TECHNIQUE_NAMES.get(x, x)) for x in row.techniques)
+            sends.append(t("fingerprints your browser (%(techniques)s)") % {"techniques": techniques})
         if "identifier_cookie" in row.data:
             sends.append(t("stores %(what)s") % {"what": t(PHRASES["identifier_cookie"])})
         if "page_url" in row.data:
@@ -134,11 +167,7 @@ def summary_sentences(rows: list[CompanyRow], t: Translator, anchors: dict[str, 
             quiet.append(link)
             continue
         what = _join([Markup(escape(p)) for p in [tells, *sends]], t)
-        template = (
-            t("When you visit this page, it tells %(company)s %(what)s.")
-            if not sentences
-            else t("It also tells %(company)s %(what)s.")
-        )
+        template = t(first) if not sentences else t(following)
         sentences.append(Markup(escape(template)) % {"company": link, "what": what})
     if quiet:
         template = t("Your browser also contacts %(companies)s, which learn at least that you are visiting this page.")
@@ -170,18 +199,44 @@ def _item_rows(row: CompanyRow, t: Translator) -> list[dict[str, Any]]:
             how = [", ".join(row.events[:12])]
         elif key == "identifier_cookie":
             how = [", ".join(dict.fromkeys(row.cookies))[:300]]
+        elif key == "fingerprinting":
+            how = [", ".join(t(TECHNIQUE_NAMES.get(x, x)) for x in row.techniques)]
         when = [t(PHASE_LABELS[p]) for p in item.phases if p in PHASE_LABELS and p != "none"]
         if item.before_submit:
             when.insert(0, t("before you sent the form"))
         items.append({"label": label, "how": "; ".join(how), "when": "; ".join(when), "evidence": item.evidence[:40],
-                      "more": max(0, len(item.evidence) - 40), "personal": key in PERSONAL})
+                      "more": max(0, len(item.evidence) - 40), "personal": key in PERSONAL or key == "keylogging"})
     return items
 
 
-def site_context(visit: Visit, visit_id: int | None, t: Translator) -> dict[str, Any]:
+def _consent_view(visit: Visit, t: Translator) -> dict[str, Any] | None:
+    banner = next((f for f in visit.findings if f.kind == "consent_banner"), None)
+    if banner is None:
+        return None
+    details = banner.details
+    tcf = details.get("tcf") or {}
+    decoded = tcf.get("decoded") or {}
+    return {
+        "platform": details.get("platform"),
+        "shown": details.get("banner_shown"),
+        "answered": details.get("answered"),
+        "phase": details.get("phase"),
+        "cmp_id": tcf.get("cmpId"),
+        "tc_string": clip(tcf.get("tcString") or "", 80),
+        "purposes": decoded.get("purposes_consent"),
+        "vendors": decoded.get("vendors_consent"),
+        "decode_error": decoded.get("error"),
+    }
+
+
+def _phase_context(visit: Visit, visit_id: int | None, t: Translator, db: Any) -> dict[str, Any]:
+    """One visit (one consent phase) of a site: its summary, companies and evidence."""
+    prefix = f"v{visit_id}-" if visit_id is not None else ""
     rows = company_rows(visit.findings)
-    anchors = {row.key: f"company-{i}" for i, row in enumerate(rows, start=1)}
-    db = company_db()
+    anchors = {row.key: f"{prefix}company-{i}" for i, row in enumerate(rows, start=1)}
+    consent = _consent_view(visit, t)
+    banner = bool(consent and (consent["shown"] or consent["platform"]))
+    effective_phase = visit.phase if (visit.phase == "none" or (consent and consent["answered"])) else "none"
     cited: dict[int, list[str]] = defaultdict(list)
     for f in visit.findings:
         for seq in f.evidence:
@@ -234,10 +289,19 @@ def site_context(visit: Visit, visit_id: int | None, t: Translator) -> dict[str,
         companies.append({"anchor": anchors[row.key], "name": row.name, "category": category, "requests": row.requests,
                           "pixel_ids": row.pixel_ids, "rows": _item_rows(row, t), "domain": row.domain})
     canary = visit.options.get("canary") if isinstance(visit.options.get("canary"), dict) else None
+    headings = {
+        "none": t("Before you answer the cookie banner") if banner else t("What the page does"),
+        "refuse": t("After you refuse cookies"),
+        "accept": t("After you accept cookies"),
+    }
     return {
         "visit": visit,
         "visit_id": visit_id,
-        "sentences": summary_sentences(rows, t, anchors),
+        "prefix": prefix,
+        "heading": headings.get(visit.phase, visit.phase),
+        "unanswered": visit.phase != "none" and effective_phase == "none",
+        "consent": consent,
+        "sentences": summary_sentences(rows, t, anchors, effective_phase, banner),
         "companies": companies,
         "requests": requests,
         "requests_hidden": max(0, len(visit.requests) - MAX_REQUESTS_SHOWN),
@@ -249,9 +313,19 @@ def site_context(visit: Visit, visit_id: int | None, t: Translator) -> dict[str,
         "screenshot": _screenshot(visit),
         "canary": canary,
         "canary_fields": visit.options.get("canary_fields") or [],
-        "phase_label": t(PHASE_LABELS.get(visit.phase, visit.phase)) if visit.phase != "none" else "",
         "outcome_ok": visit.outcome.value == "ok",
     }
+
+
+def site_context(visits: list[tuple[int | None, Visit]], t: Translator) -> dict[str, Any]:
+    """A site's report: one section per consent phase it was visited in (no banner: just one)."""
+    order = {"none": 0, "refuse": 1, "accept": 2}
+    visits = sorted(visits, key=lambda item: order.get(item[1].phase, 9))
+    db = company_db()
+    phases = [_phase_context(visit, visit_id, t, db) for visit_id, visit in visits]
+    first = phases[0]["visit"]
+    consent = next((p["consent"] for p in phases if p["consent"]), None)
+    return {"site": first, "phases": phases, "consent": consent, "several": len(phases) > 1}
 
 
 def _render(template: str, t: Translator, **context: Any) -> str:
@@ -262,8 +336,14 @@ def _render(template: str, t: Translator, **context: Any) -> str:
 
 
 def render_site_report(visit: Visit, visit_id: int | None = None, lang: str = "en") -> str:
+    """A report on one visit."""
+    return render_site_visits([(visit_id, visit)], lang)
+
+
+def render_site_visits(visits: list[tuple[int | None, Visit]], lang: str = "en") -> str:
+    """A report on a site visited in one or more consent phases."""
     t = translator(lang)
-    return _render("site.html", t, **site_context(visit, visit_id, t))
+    return _render("site.html", t, **site_context(visits, t))
 
 
 # -- a whole database --------------------------------------------------------------------------------------
@@ -280,6 +360,11 @@ class CrawlSummary:
     company_data: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     leaks: list[dict[str, Any]] = field(default_factory=list)
     site_rows: list[dict[str, Any]] = field(default_factory=list)
+    banners: dict[str, str] = field(default_factory=dict)
+    # company -> (phase, banner seen) -> sites
+    company_phases: dict[str, dict[tuple[str, bool], set[str]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(set))
+    )
 
 
 def company_anchor(name: str) -> str:
@@ -313,10 +398,18 @@ def crawl_summary(store: Store, t: Translator, site_sections: int = 100) -> Craw
                                       "data": t(DATA_LABELS.get(f.data_type or "", f.data_type or "")),
                                       "encoding": f.encoding, "before_submit": f.before_submit,
                                       "evidence": f.evidence[:10], "phase": visit.phase})
+        consent = _consent_view(visit, t)
+        banner = bool(consent and (consent["shown"] or consent["platform"]))
+        phase = visit.phase if (visit.phase == "none" or (consent and consent["answered"])) else "none"
+        if banner:
+            summary.banners[visit.target] = consent["platform"] or "TCF"
+        for row in rows:
+            if row.data.keys() - {"visit"} or row.is_tracker:
+                summary.company_phases[row.name][(phase, banner)].add(visit.target)
         if len(summary.site_rows) < site_sections:
             anchors = {row.key: company_anchor(row.name) for row in rows}
             summary.site_rows.append({"visit_id": visit_id, "target": visit.target, "outcome": visit.outcome.value,
-                                      "phase": visit.phase, "sentences": summary_sentences(rows, t, anchors),
+                                      "phase": visit.phase, "sentences": summary_sentences(rows, t, anchors, phase, banner),
                                       "companies": [(anchors[r.key], r.name) for r in rows]})
     summary.sites = len(targets)
     return summary
@@ -334,8 +427,17 @@ def crawl_context(store: Store, t: Translator) -> dict[str, Any]:
         cells = {(site, name) for name, sites in ranked for site in sites}
         matrix = matrix_chart(site_names, [name for name, _ in ranked], cells, t("Which site sends data to which company"),
                               yes=t("yes"), no=t("no"))
+    consent_rows = [
+        {"name": name,
+         "before": len(summary.company_phases[name].get(("none", True), ())),
+         "refused": len(summary.company_phases[name].get(("refuse", True), ())),
+         "accepted": len(summary.company_phases[name].get(("accept", True), ()))}
+        for name, _ in ranked
+        if any(k[1] for k in summary.company_phases.get(name, {}))
+    ]
     return {
         "summary": summary,
+        "consent_rows": consent_rows,
         "chart": bar_chart(bars, t("Companies by share of sites"), t("sites")),
         "matrix": matrix,
         "companies": [

@@ -24,7 +24,12 @@ DATA_LABELS = {
     "first_name": N_("your first name"),
     "last_name": N_("your last name"),
     "postal_code": N_("your postal code"),
+    "keylogging": N_("what you type, as you type it"),
+    "fingerprinting": N_("your browser's fingerprint"),
+    "session_recording": N_("a recording of what you do on the page"),
 }
+# Findings about the page rather than about a recipient of data.
+NOT_RECIPIENTS = ("consent_banner",)
 PERSONAL = ("email", "phone", "first_name", "last_name", "postal_code")
 
 # Categories, most telling first: a company seen in several is shown in the first.
@@ -73,6 +78,7 @@ class CompanyRow:
     pixel_ids: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     cookies: list[str] = field(default_factory=list)
+    techniques: list[str] = field(default_factory=list)  # fingerprinting techniques
     phases: list[str] = field(default_factory=list)
     evidence: list[int] = field(default_factory=list)
 
@@ -107,6 +113,8 @@ def company_rows(findings: list[Finding], finding_ids: list[int] | None = None) 
     """One row per company (or per unattributed site), the most concerning first."""
     rows: dict[str, CompanyRow] = {}
     for index, f in enumerate(findings):
+        if f.kind in NOT_RECIPIENTS:
+            continue
         key = f.company or f.domain or "?"
         row = rows.get(key)
         if row is None:
@@ -126,6 +134,8 @@ def company_rows(findings: list[Finding], finding_ids: list[int] | None = None) 
                 row.events.append(event)
         if f.kind == "pixel_loaded":
             row.pixel_ids += [p for p in f.details.get("pixel_ids", []) if p not in row.pixel_ids]
+        if f.kind == "fingerprinting" and f.encoding and f.encoding not in row.techniques:
+            row.techniques.append(f.encoding)
         data_type = f.data_type or f.kind
         if data_type == "pixel_loaded":
             continue
@@ -143,8 +153,9 @@ def company_rows(findings: list[Finding], finding_ids: list[int] | None = None) 
         if finding_ids is not None:
             item.finding_ids.append(finding_ids[index])
 
-    def weight(row: CompanyRow) -> tuple[int, int, int, str]:
-        return (-len(row.personal_data), -len(row.data), -row.requests, row.name.lower())
+    def weight(row: CompanyRow) -> tuple[int, int, int, int, str]:
+        serious = len(row.data.keys() & {"keylogging", "session_recording", "fingerprinting"})
+        return (-len(row.personal_data), -serious, -len(row.data), -row.requests, row.name.lower())
 
     return sorted(rows.values(), key=weight)
 

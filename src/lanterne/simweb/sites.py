@@ -26,6 +26,14 @@ DEMO_SITES = [
     "https://www.news.example/",
     "https://www.plain.example/",
     "https://www.lookalike.example/",
+    "https://www.journal-fr.example/",
+    "https://www.respectueux.example/",
+    "https://www.fingerprint.example/",
+    "https://www.fonts-fp.example/",
+    "https://www.recorded.example/",
+    "https://www.keylogger.example/",
+    "https://www.charts.example/",
+    "https://www.i18n.example/",
     "https://hang.example/",
     "https://loop.example/",
     "https://huge.example/",
@@ -173,6 +181,23 @@ def add_lookalike_site(router: Router) -> None:
         return SimResponse(body=b"body { font-family: Inter, sans-serif; }", content_type="text/css")
 
 
+# Sites of the consent, fingerprinting, session-recording and key-logging demos: static pages and scripts,
+# and the collectors they send to (which answer 204 to anything).
+CONSENT_AND_SCRIPT_SITES = [
+    "cmp.consent-demo.example", "www.journal-fr.example", "www.respectueux.example", "www.fingerprint.example",
+    "cdn.fp-metrics.example", "www.fonts-fp.example", "www.charts.example", "www.i18n.example",
+    "www.recorded.example", "www.clarity.ms", "www.keylogger.example", "cdn.form-insights.example",
+]
+COLLECTORS = ["collect.fp-metrics.example", "x.clarity.ms", "collect.form-insights.example"]
+
+
+def add_script_sites(router: Router) -> None:
+    for host in CONSENT_AND_SCRIPT_SITES:
+        router.host(host, _static_or_404)
+    for host in COLLECTORS:
+        router.host(host, lambda req: SimResponse(status=204, content_type="text/plain"))
+
+
 def add_hostile_sites(router: Router) -> None:
     @router.route("hang.example", "/")
     def hang(req: SimRequest) -> SimResponse:
@@ -237,6 +262,28 @@ fetch("https://collect.hostile-tracker.example/e?dl=" + encodeURIComponent(locat
     def hostile_collector(req: SimRequest) -> SimResponse:
         return SimResponse(status=204, content_type="text/plain", headers=[("Set-Cookie", 'h="<b>bold</b>"; Path=/; Secure; SameSite=None')])
 
+    @router.route("www.stealth-check.example", "/")
+    def stealth_check(req: SimRequest) -> SimResponse:
+        # A page that looks for instrumentation the way bot detectors do, and reports what it found.
+        return SimResponse(body=_page("Stealth check", """<canvas id=c width=20 height=20></canvas><script>
+var checks = {
+  toDataURL: HTMLCanvasElement.prototype.toDataURL.toString(),
+  viaCall: Function.prototype.toString.call(CanvasRenderingContext2D.prototype.getImageData),
+  name: HTMLCanvasElement.prototype.toDataURL.name + "/" + HTMLCanvasElement.prototype.toDataURL.length,
+  getter: Object.getOwnPropertyDescriptor(Navigator.prototype, "userAgent").get.toString(),
+  ctor: String(window.OfflineAudioContext),
+  listen: EventTarget.prototype.addEventListener.toString(),
+  globals: Object.keys(window).filter(function (k) { return /lanterne|probe/i.test(k); }).join(","),
+  works: document.getElementById("c").toDataURL().slice(0, 22),
+  audio: new OfflineAudioContext(1, 44100, 44100) instanceof OfflineAudioContext,
+};
+fetch("/result", { method: "POST", body: JSON.stringify(checks) });
+</script>"""))
+
+    @router.route("www.stealth-check.example", "/result")
+    def stealth_result(req: SimRequest) -> SimResponse:
+        return SimResponse(status=204, content_type="text/plain")
+
     @router.route(BAD_TLS_HOST, "/")
     def bad_tls(req: SimRequest) -> SimResponse:
         return SimResponse(body=_page("Unreachable", "never served: the certificate is refused"))
@@ -247,5 +294,6 @@ def demo_router() -> Router:
     add_third_parties(router)
     add_demo_sites(router)
     add_lookalike_site(router)
+    add_script_sites(router)
     add_hostile_sites(router)
     return router

@@ -21,6 +21,7 @@ from lanterne.records import (
     CookieRecord,
     Dialog,
     Finding,
+    JsCall,
     Outcome,
     RequestRecord,
     ResponseRecord,
@@ -36,8 +37,17 @@ class StoreError(Exception):
     """A file that cannot be used as a Lanterne store; the message names it and says why."""
 
 
+def _json_default(value: Any) -> Any:
+    """Values detectors may leave in details that JSON has no type for."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
 def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
+    return None if value is None else json.dumps(value, ensure_ascii=False, default=_json_default)
 
 
 def _loads(text: str | None) -> Any:
@@ -240,6 +250,10 @@ class Store:
                VALUES (?, ?, ?, ?, ?, ?, ?)""",
             [(visit_id, f.url, f.direction, f.payload, f.size, f.time, f.opcode) for f in visit.websocket_frames],
         )
+        conn.executemany(
+            "INSERT INTO js_calls(visit_id, frame_url, script_url, api, count, args) VALUES (?, ?, ?, ?, ?, ?)",
+            [(visit_id, c.frame_url, c.script_url, c.api, c.count, _dumps(c.args)) for c in visit.js_calls],
+        )
         self._insert_findings(conn, visit_id, visit.findings)
         return visit_id
 
@@ -407,6 +421,10 @@ class Store:
         visit.websocket_frames = [
             WebSocketFrame(f["url"], f["direction"], f["payload"], f["size"], f["time"], f["opcode"])
             for f in self.conn.execute("SELECT * FROM websocket_frames WHERE visit_id = ? ORDER BY id", (visit_id,))
+        ]
+        visit.js_calls = [
+            JsCall(c["frame_url"], c["script_url"], c["api"], c["count"], _loads(c["args"]) or [])
+            for c in self.conn.execute("SELECT * FROM js_calls WHERE visit_id = ? ORDER BY id", (visit_id,))
         ]
         visit.findings = self.findings(visit_id)
         return visit

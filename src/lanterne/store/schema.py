@@ -152,6 +152,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX findings_visit ON findings(visit_id);
     CREATE INDEX findings_company ON findings(company);
     """,
+    # 2: calls to watched browser APIs (fingerprinting, session recording), by script.
+    """
+    CREATE TABLE js_calls (
+        id INTEGER PRIMARY KEY,
+        visit_id INTEGER NOT NULL REFERENCES visits(id) ON DELETE CASCADE,
+        frame_url TEXT,
+        script_url TEXT,
+        api TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        args TEXT
+    );
+    CREATE INDEX js_calls_visit ON js_calls(visit_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -167,4 +180,5 @@ TABLES: dict[str, tuple[str, ...]] = {
     "storage_writes": (),
     "websocket_frames": (),
     "findings": ("evidence", "details"),
+    "js_calls": ("args",),
 }
