@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
@@ -363,6 +364,127 @@ def report(
     except OSError as exc:
         fail(f"{output}: cannot write ({exc.strerror or exc})")
     console.print(f"Report: [bold]{_plain(str(written))}[/]")
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+@app.command()
+def crawl(
+    site_list: Annotated[Path, typer.Argument(help="Sites: one URL or domain a line (# comments), a CSV with a url column, or a Tranco rank,domain list.")],
+    db: Annotated[Path, typer.Option("--db", help="SQLite file holding the crawl and its results.")] = Path("crawl.db"),
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, max=64, help="Browsers working at once.")] = 2,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Crawl only the first N sites of the list.")] = None,
+    shuffle: Annotated[bool, typer.Option("--shuffle", help="Visit the sites in a random (but repeatable) order.")] = False,
+    append: Annotated[bool, typer.Option("--append", help="Add this list's crawl to a database holding another crawl.")] = False,
+    engine: Annotated[Engine, typer.Option("--engine", help="local worker processes, or Ray actors across a cluster.")] = Engine.local,
+    address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (default: start a local one).")] = None,
+    recycle_after: Annotated[int, typer.Option("--recycle-after", min=1, help="Restart each browser after this many visits.")] = 50,
+    max_browser_mb: Annotated[float, typer.Option("--max-browser-mb", min=100, help="...or when its memory goes above this.")] = 1500.0,
+    browser: BrowserOpt = None,
+    dwell: DwellOpt = 5.0,
+    pages: PagesOpt = 0,
+    timeout: TimeoutOpt = 30.0,
+    consent: Annotated[ConsentPhases, typer.Option("--consent", help="Cookie-banner phases: none, refuse, accept, or all.")] = ConsentPhases.none,
+    forms: Annotated[bool, typer.Option("--forms/--no-forms", help="Type a made-up identity into form fields.")] = True,
+    chromium_arg: Annotated[Optional[list[str]], typer.Option("--chromium-arg", help="Extra Chromium flag (repeatable).")] = None,
+) -> None:
+    """Crawl a list of sites with several browsers at once. Resumable: run the same command again after any
+    interruption, and finished sites are kept while the others are visited."""
+    from lanterne.crawl.pool import CrawlLocked, CrawlSettings, run_crawl
+    from lanterne.store import StoreError
+    from lanterne.targets import SiteListError, read_site_list
+
+    try:
+        sites = read_site_list(site_list, limit=limit, shuffle=shuffle)
+    except SiteListError as exc:
+        fail(str(exc))
+    for number, reason in sites.rejected:
+        err_console.print(f"lanterne: error: {site_list}:{number}: {reason}", markup=False, highlight=False)
+    if sites.duplicates:
+        err_console.print(
+            f"lanterne: warning: {len(sites.duplicates)} duplicate(s) dropped (first at line {sites.duplicates[0][0]}: "
+            f"{sites.duplicates[0][1]})", markup=False, highlight=False,
+        )
+    config = _scan_config(browser, dwell, pages, timeout, False, 64 * 1024, list(chromium_arg or []), forms, False, consent)
+    settings = CrawlSettings(workers=workers, recycle_after=recycle_after, max_browser_mb=max_browser_mb, append=append)
+    try:
+        if engine is Engine.ray:
+            from lanterne.crawl.ray_engine import run_ray_crawl
+
+            result = _with_progress(lambda on_progress, on_event: run_ray_crawl(
+                db, sites, str(site_list), config, settings, address, on_progress, on_event))
+        else:
+            result = _with_progress(lambda on_progress, on_event: run_crawl(
+                db, sites, str(site_list), config, settings, on_progress, on_event))
+    except (StoreError, CrawlLocked) as exc:
+        fail(str(exc))
+    except ImportError as exc:
+        fail(f"the Ray engine needs Ray: pip install 'lanterne[ray]' ({exc})")
+    _print_status(db, result.crawl_id)
+    if result.stopped:
+        console.print("Stopped. Run the same command again to finish the crawl.")
+        raise typer.Exit(130)
+    if sites.rejected:
+        raise typer.Exit(2)
+
+
+def _with_progress(run):  # noqa: ANN001, ANN202
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = [
+        TextColumn("[bold]crawl[/]"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("crawl", total=None, detail="")
+
+        def on_progress(p) -> None:  # noqa: ANN001
+            bar.update(task, total=p.total, completed=p.done + p.failed,
+                       detail=f"done {p.done} · failed {p.failed} · remaining {p.remaining} · {p.rate_per_minute:.1f}/min")
+
+        def on_event(message: str) -> None:
+            bar.console.print(f"  {_plain(message)}", highlight=False)
+
+        return run(on_progress, on_event)
+
+
+def _print_status(db: Path, crawl_id: int | None = None) -> None:
+    from lanterne.store.crawls import CrawlState
+
+    store = _open_store(db, create=False)
+    state = CrawlState(store)
+    crawl_id = crawl_id or state.latest_crawl()
+    if crawl_id is None:
+        console.print(f"{_plain(str(db))}: no crawl in this database")
+        store.close()
+        return
+    p = state.progress(crawl_id)
+    elapsed = (p.finished_at or time.time()) - p.started_at
+    eta = f"{p.remaining / p.rate_per_minute:.0f} min" if p.rate_per_minute and p.remaining else "—"
+    table = Table(title=f"Crawl {crawl_id} in {_plain(str(db))}")
+    for column in ("Sites", "Done", "Failed", "Running", "Pending", "Rate", "ETA", "Elapsed"):
+        table.add_column(column)
+    table.add_row(str(p.total), str(p.done), str(p.failed), str(p.running), str(p.pending),
+                  f"{p.rate_per_minute:.1f}/min", eta if not p.finished_at else "finished", f"{elapsed / 60:.1f} min")
+    console.print(table)
+    outcomes = store.conn.execute(
+        "SELECT v.outcome, COUNT(*) FROM visits v JOIN crawl_targets t ON t.id = v.crawl_target_id "
+        "WHERE t.crawl_id = ? GROUP BY v.outcome ORDER BY 2 DESC", (crawl_id,)
+    ).fetchall()
+    if outcomes:
+        console.print("Visit outcomes: " + ", ".join(f"{o} {n}" for o, n in outcomes))
+    for row in state.failures(crawl_id, 10):
+        console.print(f"  failed: {_plain(row['url'])} ({_plain(row['reason'] or '')})", highlight=False)
+    store.close()
+
+
+@app.command()
+def status(db: Annotated[Path, typer.Argument(help="A Lanterne database holding a crawl.")]) -> None:
+    """Progress of the crawl in a database: done, failed, remaining, rate and ETA (also while it runs)."""
+    _print_status(db)
 
 
 class ExportFormat(str, Enum):

@@ -23,6 +23,7 @@ class Outcome(str, Enum):
     CONNECTION_ERROR = "connection_error"
     TLS_ERROR = "tls_error"
     REDIRECT_LOOP = "redirect_loop"
+    DIALOG_STORM = "dialog_storm"
     RENDERER_CRASH = "renderer_crash"
     BROWSER_CRASH = "browser_crash"
     NAVIGATION_ERROR = "navigation_error"
@@ -188,6 +189,7 @@ class Visit:
     har_path: str | None = None
     screenshot_path: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    crawl_target_id: int | None = None  # the crawl list entry this visit is for, if any
 
     @property
     def third_party_requests(self) -> list[RequestRecord]:

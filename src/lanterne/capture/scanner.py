@@ -63,6 +63,7 @@ T = TypeVar("T")
 
 MAX_REQUESTS_PER_VISIT = 20_000
 MAX_DIALOGS_RECORDED = 50
+DIALOG_STORM = 30  # a page that opens this many dialogs is stopped: it is blocking its own visit
 MAX_WS_FRAMES = 2_000
 MAX_HEADER_VALUE = 16 * 1024
 MAX_URL = 64 * 1024
@@ -259,6 +260,8 @@ class _Recorder:
 
     async def _on_dialog(self, dialog: Any) -> None:
         self.dialog_count += 1
+        if self.dialog_count == DIALOG_STORM:
+            self._abort(Outcome.DIALOG_STORM, f"the page opened {DIALOG_STORM} dialogs and kept opening more")
         if len(self.dialogs) < MAX_DIALOGS_RECORDED:
             self.dialogs.append(Dialog(type=dialog.type, message=_cap(dialog.message, 1000)))
         with contextlib.suppress(PlaywrightError):

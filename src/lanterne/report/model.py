@@ -167,6 +167,8 @@ OUTCOME_LABELS = {
     "connection_error": N_("connection failed"),
     "tls_error": N_("certificate error (TLS)"),
     "redirect_loop": N_("redirect loop"),
+    "dialog_storm": N_("the page kept opening dialogs"),
+    "internal_error": N_("Lanterne failed on this site"),
     "renderer_crash": N_("the page crashed the browser tab"),
     "browser_crash": N_("the browser crashed"),
     "navigation_error": N_("the page could not be loaded"),

@@ -198,6 +198,58 @@ def add_script_sites(router: Router) -> None:
         router.host(host, lambda req: SimResponse(status=204, content_type="text/plain"))
 
 
+# Generated sites for crawls and benchmarks: siteN.bench.example, each with a fixed, realistic mix of the
+# third parties above (drawn from N, so the same site always has the same mix).
+BENCH_SUFFIX = ".bench.example"
+_SNIPPETS = {
+    "tiktok": '''<script>!function (w, d, t) { w.TiktokAnalyticsObject = t; var ttq = w[t] = w[t] || [];
+ttq.methods = ["page", "track", "identify"]; ttq.setAndDefer = function (o, m) { o[m] = function () { o.push([m].concat(Array.prototype.slice.call(arguments, 0))); }; };
+for (var i = 0; i < ttq.methods.length; i++) ttq.setAndDefer(ttq, ttq.methods[i]);
+ttq.load = function (e) { var s = d.createElement("script"); s.async = true; s.src = "https://analytics.tiktok.com/i18n/pixel/events.js?sdkid=" + e + "&lib=" + t; d.head.appendChild(s); };
+ttq.load("CBENCHPIXEL000000001"); ttq.page(); }(window, document, "ttq");</script>''',
+    "meta": '''<script>!function (f, b, e, v, n, t, s) { if (f.fbq) return; n = f.fbq = function () { n.callMethod ? n.callMethod.apply(n, arguments) : n.queue.push(arguments) };
+if (!f._fbq) f._fbq = n; n.push = n; n.loaded = !1; n.version = "2.0"; n.queue = []; t = b.createElement(e); t.async = !0; t.src = v; s = b.getElementsByTagName(e)[0]; s.parentNode.insertBefore(t, s)
+}(window, document, "script", "https://connect.facebook.net/en_US/fbevents.js"); fbq("init", "1111111111111111"); fbq("track", "PageView");</script>''',
+    "ga4": '''<script async src="https://www.googletagmanager.com/gtag/js?id=G-BENCH00001"></script>
+<script>window.dataLayer = window.dataLayer || []; function gtag() { dataLayer.push(arguments); } gtag("js", new Date()); gtag("config", "G-BENCH00001");</script>''',
+    "comments": '''<iframe src="https://widgets.comments.example/embed?article=1" width="300" height="80" title="Comments"></iframe>''',
+    "fonts": '''<link rel="stylesheet" href="https://fonts.typeface-cdn.example/css?family=Inter">''',
+    "fingerprint": '''<script src="https://cdn.fp-metrics.example/fp.js" async></script>''',
+    "recorder": '''<script async src="https://www.clarity.ms/tag/lanterne01"></script>''',
+}
+
+
+def bench_mix(number: int) -> list[str]:
+    """Which third parties site N carries: most sites carry two to four, some none, as on the real web."""
+    import random
+
+    rng = random.Random(number)
+    weights = {"ga4": 0.7, "meta": 0.45, "tiktok": 0.25, "fonts": 0.4, "comments": 0.15, "fingerprint": 0.08, "recorder": 0.1}
+    return [name for name, p in weights.items() if rng.random() < p]
+
+
+def add_bench_sites(router: Router) -> None:
+    def generated(req: SimRequest) -> SimResponse:
+        label = req.host[: -len(BENCH_SUFFIX)].split(".")[-1]
+        number = int("".join(ch for ch in label if ch.isdigit()) or 0)
+        if req.path not in ("/", "/about"):
+            return SimResponse(status=404, body=b"not found", content_type="text/plain")
+        snippets = "\n".join(_SNIPPETS[name] for name in bench_mix(number))
+        paragraphs = "".join(f"<p>Paragraph {i} of site {number}.</p>" for i in range(30))
+        body = (
+            f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Bench site {number}</title>{snippets}</head>"
+            f"<body><h1>Site {number}</h1><form><label>Email <input type=email name=email></label></form>"
+            f"{paragraphs}<a href='/about'>About</a><div style='height:1500px'></div></body></html>"
+        )
+        return SimResponse(body=body.encode())
+
+    router.suffix(BENCH_SUFFIX, generated)
+
+
+def bench_sites(count: int) -> list[str]:
+    return [f"https://site{n}{BENCH_SUFFIX}/" for n in range(1, count + 1)]
+
+
 def add_hostile_sites(router: Router) -> None:
     @router.route("hang.example", "/")
     def hang(req: SimRequest) -> SimResponse:
@@ -295,5 +347,6 @@ def demo_router() -> Router:
     add_demo_sites(router)
     add_lookalike_site(router)
     add_script_sites(router)
+    add_bench_sites(router)
     add_hostile_sites(router)
     return router

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -128,19 +128,27 @@ class Store:
         )
         return int(cur.lastrowid)
 
-    def save_visit(self, visit: Visit) -> int:
-        """Write a visit and all it holds in one transaction; returns its id."""
+    def save_visit(self, visit: Visit, also: Callable[[sqlite3.Connection, int], None] | None = None) -> int:
+        """Write a visit and all it holds in one transaction; returns its id.
+
+        Its HAR file (and screenshot) are written first, under a random name, so that the transaction that
+        records the visit also records where they are: a crash leaves at worst an unreferenced file, never a
+        visit without its file. `also` runs inside the same transaction (a crawl marks the site done there).
+        """
+        self._write_files(visit)
         with self.transaction() as conn:
             visit_id = self._insert_visit(conn, visit)
-        self._write_files(visit_id, visit)
+            if also is not None:
+                also(conn, visit_id)
         return visit_id
 
     def _insert_visit(self, conn: sqlite3.Connection, visit: Visit) -> int:
         site_id = self.site_id(visit.target, conn)
         cur = conn.execute(
             """INSERT INTO visits(site_id, source, phase, started_at, finished_at, outcome, reason, final_url,
-                   title, document_status, pages, first_party_sites, dialogs, browser_version, options)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   title, document_status, pages, first_party_sites, dialogs, browser_version, options,
+                   har_path, screenshot_path, crawl_target_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 site_id,
                 visit.source,
@@ -157,6 +165,9 @@ class Store:
                 _dumps([asdict(d) for d in visit.dialogs]),
                 visit.browser_version,
                 _dumps(visit.options),
+                visit.har_path,
+                visit.screenshot_path,
+                visit.crawl_target_id,
             ),
         )
         visit_id = int(cur.lastrowid)
@@ -287,24 +298,22 @@ class Store:
             conn.execute("DELETE FROM findings WHERE visit_id = ?", (visit_id,))
             self._insert_findings(conn, visit_id, findings)
 
-    def _write_files(self, visit_id: int, visit: Visit) -> None:
+    def _write_files(self, visit: Visit) -> None:
         """The visit's HAR file and screenshot, next to the database. Derived data: the records are in it."""
+        import secrets
+
         from lanterne.capture.har import write_har
 
         folder = self.files_dir
         folder.mkdir(parents=True, exist_ok=True)
-        har_path = folder / f"visit-{visit_id}.har"
+        stem = f"visit-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(visit.started_at or time.time()))}-{secrets.token_hex(4)}"
+        har_path = folder / f"{stem}.har"
         write_har(visit, har_path)
         visit.har_path = str(har_path)
         if visit.screenshot:
-            shot = folder / f"visit-{visit_id}.png"
+            shot = folder / f"{stem}.png"
             shot.write_bytes(visit.screenshot)
             visit.screenshot_path = str(shot)
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE visits SET har_path = ?, screenshot_path = ? WHERE id = ?",
-                (visit.har_path, visit.screenshot_path, visit_id),
-            )
 
     # -- reading ---------------------------------------------------------------------------------------
     def visit_ids(self, latest_per_site: bool = False) -> list[int]:
@@ -351,6 +360,7 @@ class Store:
             options=_loads(row["options"]) or {},
             har_path=row["har_path"],
             screenshot_path=row["screenshot_path"],
+            crawl_target_id=row["crawl_target_id"],
         )
         responses = {
             r["seq"]: ResponseRecord(

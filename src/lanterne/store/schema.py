@@ -165,12 +165,43 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX js_calls_visit ON js_calls(visit_id);
     """,
+    # 3: crawls: the list being crawled and the state of each of its sites, so a killed crawl resumes.
+    """
+    CREATE TABLE crawls (
+        id INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        list_path TEXT,
+        created_at REAL NOT NULL,
+        finished_at REAL,
+        phases TEXT NOT NULL,
+        options TEXT,
+        total INTEGER NOT NULL
+    );
+    CREATE TABLE crawl_targets (
+        id INTEGER PRIMARY KEY,
+        crawl_id INTEGER NOT NULL REFERENCES crawls(id),
+        position INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        reason TEXT,
+        worker TEXT,
+        started_at REAL,
+        finished_at REAL,
+        UNIQUE (crawl_id, url)
+    );
+    CREATE INDEX crawl_targets_next ON crawl_targets(crawl_id, status, position);
+    ALTER TABLE visits ADD COLUMN crawl_target_id INTEGER REFERENCES crawl_targets(id);
+    CREATE INDEX visits_crawl_target ON visits(crawl_target_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables in export order, with the columns that hold JSON text.
 TABLES: dict[str, tuple[str, ...]] = {
+    "crawls": ("phases", "options"),
+    "crawl_targets": (),
     "sites": (),
     "visits": ("pages", "first_party_sites", "dialogs", "options"),
     "requests": ("headers", "initiator_stack", "timing"),
