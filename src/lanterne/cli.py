@@ -583,6 +583,203 @@ def _lists_warnings() -> None:
         err_console.print(f"lanterne: warning: tracker list skipped: {error}", markup=False, highlight=False)
 
 
+topics_app = typer.Typer(help="Content suppression: topic representation across platforms.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+
+
+def _study(path: Path):  # noqa: ANN202
+    from lanterne.topics.study import StudyError, load_study
+
+    try:
+        return load_study(path)
+    except StudyError as exc:
+        fail(str(exc))
+
+
+def _counts(path: Path, study):  # noqa: ANN001, ANN202
+    from lanterne.topics.counts import CountsError, read_counts
+
+    try:
+        return read_counts(path, study)
+    except CountsError as exc:
+        for error in exc.errors:
+            err_console.print(f"lanterne: error: {error}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+@topics_app.command("validate")
+def topics_validate(
+    study_file: Annotated[Path, typer.Argument(help="The study (YAML).")],
+    counts: Annotated[Optional[Path], typer.Option("--counts", help="Also check a counts CSV against the study.")] = None,
+) -> None:
+    """Check a study file (and a counts file): every problem is named with its line."""
+    study = _study(study_file)
+    console.print(f"{_plain(study.name)}: {len(study.topics)} topics, "
+                  f"{sum(len(t.all_hashtags) for t in study.topics)} hashtags, {len(study.windows)} windows, "
+                  f"{study.platform_a} / {study.platform_b}")
+    if counts is not None:
+        rows = _counts(counts, study)
+        console.print(f"{_plain(str(counts))}: {len(rows)} counts, all valid")
+
+
+@topics_app.command("import")
+def topics_import(
+    study_file: Annotated[Path, typer.Argument(help="The study (YAML).")],
+    counts: Annotated[Path, typer.Argument(help="Counts CSV: platform, hashtag, window_start, window_end, count, source, collected_at.")],
+    db: Annotated[Path, typer.Option("--db", help="Store to keep the counts (with their provenance) in.")] = Path("topics.db"),
+) -> None:
+    """Store counts from a CSV, each with its source, after checking every line against the study."""
+    from lanterne.topics.counts import store_counts
+
+    study = _study(study_file)
+    rows = _counts(counts, study)
+    store = _open_store(db)
+    console.print(f"Stored {store_counts(store, study, rows)} counts for {_plain(study.name)} in {_plain(str(db))}")
+    store.close()
+
+
+@topics_app.command("analyze")
+def topics_analyze(
+    study_file: Annotated[Path, typer.Argument(help="The study (YAML).")],
+    counts: Annotated[Optional[Path], typer.Option("--counts", help="Counts CSV (default: the counts stored in --db).")] = None,
+    db: Annotated[Optional[Path], typer.Option("--db", help="Store holding the study's counts.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="HTML report to write.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON.")] = None,
+    lang: Annotated[Language, typer.Option("--lang", help="Language of the report.")] = Language.en,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=100, help="Bootstrap draws.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (results are reproducible).")] = 0,
+) -> None:
+    """Ratio of ratios per topic against controls, with bootstrap intervals, a permutation test and a
+    negative binomial model; an HTML report with a forest plot."""
+    import json as jsonlib
+
+    from lanterne.report.html import write_report
+    from lanterne.report.topics import render_topics_report
+    from lanterne.topics.counts import load_counts
+    from lanterne.topics.stats import analyze, as_dict
+
+    study = _study(study_file)
+    if counts is not None:
+        rows = _counts(counts, study)
+    elif db is not None:
+        store = _open_store(db, create=False)
+        rows = load_counts(store, study)
+        store.close()
+    else:
+        fail("give --counts FILE or --db DATABASE")
+    if not rows:
+        fail(f"no counts for study {study.name}")
+    analysis = analyze(study, rows, n_boot=bootstrap, seed=seed)
+    table = Table(title=f"{_plain(study.name)}: ({study.platform_a} / {study.platform_b}) relative to controls")
+    for column in ("Topic", "Ratio of ratios", "95% interval", "Hashtags"):
+        table.add_column(column)
+    for e in analysis.topics + analysis.roles + analysis.model:
+        table.add_row(_plain(e.label + ("" if e in analysis.topics else f" ({e.method.split(',')[0]})")),
+                      f"{e.ratio:.2f}", f"{e.low:.2f} – {e.high:.2f}", str(e.hashtags))
+    console.print(table)
+    console.print(f"Permutation test, sensitive vs control: p = {analysis.permutation_p:.3g}. {_plain(analysis.model_note)}")
+    if analysis.zeros or analysis.missing:
+        console.print(f"{len(analysis.zeros)} zero counts (kept), {len(analysis.missing)} missing counts (left out); see the report.")
+    if output is not None:
+        write_report(render_topics_report(analysis, lang.value), output)
+        console.print(f"Report: [bold]{_plain(str(output))}[/]")
+    if json_out is not None:
+        json_out.write_text(jsonlib.dumps(as_dict(analysis), indent=1), encoding="utf-8")
+        console.print(f"JSON: [bold]{_plain(str(json_out))}[/]")
+
+
+@topics_app.command("simulate")
+def topics_simulate(
+    study_file: Annotated[Path, typer.Argument(help="The study (YAML).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Counts CSV to write.")],
+    effect: Annotated[float, typer.Option("--effect", min=0.001, help="True ratio of ratios of the sensitive topics.")] = 1.0,
+    placebo_effect: Annotated[float, typer.Option("--placebo-effect", min=0.001)] = 1.0,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Write counts drawn from a model with a known effect, to check the method recovers it."""
+    from lanterne.topics.counts import write_counts
+    from lanterne.topics.stats import simulate_counts
+
+    study = _study(study_file)
+    rows = simulate_counts(study, effect, placebo_effect, seed)
+    write_counts(output, rows)
+    console.print(f"Wrote {len(rows)} simulated counts (sensitive effect {effect:g}, placebo {placebo_effect:g}) to {_plain(str(output))}")
+
+
+@topics_app.command("collect")
+def topics_collect(
+    study_file: Annotated[Path, typer.Argument(help="The study (YAML).")],
+    db: Annotated[Path, typer.Option("--db", help="Store for the counts and the collection's progress.")] = Path("topics.db"),
+    credentials: Annotated[Optional[Path], typer.Option("--credentials", help="YAML with client_key and client_secret (default: TIKTOK_CLIENT_KEY/TIKTOK_CLIENT_SECRET).")] = None,
+    api_base: Annotated[str, typer.Option("--api-base", help="Research API address.")] = "https://open.tiktokapis.com",
+    daily_quota: Annotated[int, typer.Option("--daily-quota", min=1, help="Requests allowed per day.")] = 1000,
+) -> None:
+    """Count the study's hashtags on TikTok with the Research API. Resumable: run it again after any stop."""
+    from lanterne.topics.tiktok_api import CollectorError, QuotaExhausted, ResearchApiCollector, load_credentials
+
+    study = _study(study_file)
+    if "tiktok" not in study.platforms:
+        fail(f"{study_file}: the study does not compare TikTok")
+    try:
+        creds = load_credentials(credentials)
+    except CollectorError as exc:
+        fail(str(exc))
+    store = _open_store(db)
+    collector = ResearchApiCollector(store, study, creds, base_url=api_base, daily_quota=daily_quota)
+    try:
+        collector.collect(on_count=lambda tag, window, n: console.print(f"  #{_plain(tag)} {window.label}: {n}"))
+    except QuotaExhausted as exc:
+        console.print(f"Paused: {_plain(str(exc))}")
+        raise typer.Exit(3) from None
+    except CollectorError as exc:
+        fail(str(exc))
+    finally:
+        for line in collector.events[-20:]:
+            err_console.print(f"lanterne: {line}", markup=False, highlight=False)
+        store.close()
+    console.print(f"Counts stored in {_plain(str(db))}; `lanterne topics analyze {_plain(str(study_file))} --db {_plain(str(db))}`")
+
+
+@app.command()
+def watch(
+    corpus: Annotated[Path, typer.Argument(help="CSV of TikTok post and account addresses, with columns url and topic (and optionally role).")],
+    db: Annotated[Path, typer.Option("--db", help="Store keeping every check.")] = Path("watch.db"),
+    vantage: Annotated[str, typer.Option("--vantage", help="Where the checks come from (network, country), recorded with each.")] = "unspecified",
+    report_file: Annotated[Optional[Path], typer.Option("--report", help="Also write the report (timelines, survival curves).")] = None,
+    lang: Annotated[Language, typer.Option("--lang")] = Language.en,
+    browser: BrowserOpt = None,
+    chromium_arg: Annotated[Optional[list[str]], typer.Option("--chromium-arg", help="Extra Chromium flag (repeatable).")] = None,
+) -> None:
+    """Check every post and account of a corpus once (run it on a schedule): available, private, blocked,
+    or an unknown code kept as it is."""
+    import csv as csvlib
+
+    from lanterne.report.html import write_report
+    from lanterne.report.topics import render_watch_report
+    from lanterne.topics.watch import CorpusError, add_items, check_all, read_corpus, survival_by_topic, survival_data
+
+    try:
+        items = read_corpus(corpus)
+    except CorpusError as exc:
+        fail(str(exc))
+    store = _open_store(db)
+    add_items(store, items)
+    checks = check_all(store, vantage, list(chromium_arg or []), browser,
+                       on_check=lambda c: console.print(f"  {_plain(c.url)}: {c.state}" + (f" ({c.status_code})" if c.status_code not in (None, 0) else "")))
+    counts: dict[str, int] = {}
+    for check in checks:
+        counts[check.state] = counts.get(check.state, 0) + 1
+    console.print("Checked " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+    if report_file is not None:
+        with open(corpus, encoding="utf-8-sig") as fh:
+            sensitive = {row.get("topic", "") for row in csvlib.DictReader(fh) if (row.get("role") or "").strip() == "sensitive"}
+        survival, test = survival_by_topic(store, sensitive or None)
+        _, timelines = survival_data(store)
+        write_report(render_watch_report(survival, test, timelines, lang.value), report_file)
+        console.print(f"Report: [bold]{_plain(str(report_file))}[/]")
+    store.close()
+
+
 consent_app = typer.Typer(help="Cookie banners: the autoconsent rule set Lanterne uses.", no_args_is_help=True)
 app.add_typer(consent_app, name="consent")
 

@@ -84,3 +84,80 @@ def matrix_chart(
             )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def forest_plot(rows: list[tuple[str, float, float, float, str]], title: str, reference: str = "1") -> Markup:
+    """Estimates with 95% intervals on a log scale: (label, estimate, low, high, group) per row."""
+    import math
+
+    rows = [r for r in rows if all(math.isfinite(v) and v > 0 for v in r[1:4])]
+    if not rows:
+        return Markup("")
+    label_w, plot_w, row_h, top = 230, 420, 22, 40
+    width = label_w + plot_w + 150
+    height = top + row_h * len(rows) + 36
+    lo = min(min(r[2] for r in rows), 0.8)
+    hi = max(max(r[3] for r in rows), 1.25)
+    lmin, lmax = math.log(lo) - 0.1, math.log(hi) + 0.1
+
+    def x(value: float) -> float:
+        return label_w + (math.log(value) - lmin) / (lmax - lmin) * plot_w
+
+    parts = [
+        f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" aria-label="{escape(title)}"><title>{escape(title)}</title>',
+        f'<text x="0" y="18" font-size="14" font-weight="bold" fill="{PALETTE["text"]}">{escape(title)}</text>',
+        f'<line x1="{x(1):.1f}" y1="{top - 8}" x2="{x(1):.1f}" y2="{height - 28}" stroke="{PALETTE["bar_muted"]}" stroke-dasharray="4 3"/>',
+    ]
+    for tick in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200):
+        if lmin <= math.log(tick) <= lmax:
+            parts.append(f'<text x="{x(tick):.1f}" y="{height - 10}" font-size="11" text-anchor="middle" fill="{PALETTE["text"]}">{tick:g}</text>')
+    colours = {"sensitive": PALETTE["bar"], "placebo": "#c98a1b", "control": "#2b7a4b", "model": "#1d2129"}
+    for i, (label, est, low, high, group) in enumerate(rows):
+        y = top + i * row_h + row_h / 2
+        colour = colours.get(group, PALETTE["text"])
+        parts.append(f'<text x="{label_w - 8}" y="{y + 4:.1f}" font-size="12" text-anchor="end" fill="{PALETTE["text"]}">{escape(label)}</text>')
+        parts.append(f'<line x1="{x(low):.1f}" y1="{y:.1f}" x2="{x(high):.1f}" y2="{y:.1f}" stroke="{colour}" stroke-width="2"/>')
+        parts.append(f'<rect x="{x(est) - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" fill="{colour}"><title>{escape(label)}: '
+                     f'{est:.2f} [{low:.2f}, {high:.2f}]</title></rect>')
+        parts.append(f'<text x="{label_w + plot_w + 8}" y="{y + 4:.1f}" font-size="11" fill="{PALETTE["text"]}">{est:.2f} [{low:.2f}–{high:.2f}]</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def survival_chart(series: list[tuple[str, list[tuple[float, float]]]], title: str, x_label: str) -> Markup:
+    """Kaplan-Meier step curves, one per topic: share of items still available against days."""
+    series = [(name, points) for name, points in series if points]
+    if not series:
+        return Markup("")
+    width, height, left, top, plot_w, plot_h = 720, 320, 50, 30, 480, 240
+    max_day = max(max(t for t, _ in points) for _, points in series) or 1.0
+    palette = ["#b3362b", "#1f5fa8", "#2b7a4b", "#c98a1b", "#6b4c9a", "#5d6470", "#0f8b8d", "#a4336e"]
+
+    def px(day: float, share: float) -> tuple[float, float]:
+        return left + day / max_day * plot_w, top + (1 - share) * plot_h
+
+    parts = [
+        f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 30}" '
+        f'viewBox="0 0 {width} {height + 30}" aria-label="{escape(title)}"><title>{escape(title)}</title>',
+        f'<text x="0" y="16" font-size="14" font-weight="bold" fill="{PALETTE["text"]}">{escape(title)}</text>',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="{PALETTE["grid"]}"/>',
+    ]
+    for share in (0, 0.25, 0.5, 0.75, 1):
+        _, y = px(0, share)
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{share * 100:.0f}%</text>')
+    parts.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h + 28}" font-size="12" text-anchor="middle">{escape(x_label)}</text>')
+    for i, (name, points) in enumerate(series):
+        colour = palette[i % len(palette)]
+        path, last_share = [], 1.0
+        for day, share in points:
+            x1, y_prev = px(day, last_share)
+            _, y_new = px(day, share)
+            path.append(f"L{x1:.1f},{y_prev:.1f} L{x1:.1f},{y_new:.1f}")
+            last_share = share
+        x_end, y_end = px(max_day, last_share)
+        x0, y0 = px(0, 1.0)
+        parts.append(f'<path d="M{x0:.1f},{y0:.1f} {" ".join(path)} L{x_end:.1f},{y_end:.1f}" fill="none" stroke="{colour}" stroke-width="2"><title>{escape(name)}</title></path>')
+        parts.append(f'<text x="{left + plot_w + 10}" y="{top + 14 + i * 16}" font-size="12" fill="{colour}">{escape(name)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

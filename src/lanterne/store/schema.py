@@ -194,6 +194,68 @@ MIGRATIONS: list[str] = [
     ALTER TABLE visits ADD COLUMN crawl_target_id INTEGER REFERENCES crawl_targets(id);
     CREATE INDEX visits_crawl_target ON visits(crawl_target_id);
     """,
+    # 4: content-suppression measurement: topic counts with provenance, the TikTok Research API's
+    # counting state, and the removal watch.
+    """
+    CREATE TABLE topic_counts (
+        id INTEGER PRIMARY KEY,
+        study TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        hashtag TEXT NOT NULL,
+        window_start TEXT NOT NULL,
+        window_end TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        collected_at TEXT,
+        imported_at REAL NOT NULL,
+        UNIQUE (study, platform, hashtag, window_start, window_end, source)
+    );
+    CREATE TABLE api_videos (
+        study TEXT NOT NULL,
+        hashtag TEXT NOT NULL,
+        window_start TEXT NOT NULL,
+        window_end TEXT NOT NULL,
+        video_id TEXT NOT NULL,
+        create_time INTEGER,
+        region_code TEXT,
+        PRIMARY KEY (study, hashtag, window_start, window_end, video_id)
+    );
+    CREATE TABLE api_progress (
+        study TEXT NOT NULL,
+        hashtag TEXT NOT NULL,
+        window_start TEXT NOT NULL,
+        window_end TEXT NOT NULL,
+        search_id TEXT,
+        cursor INTEGER NOT NULL DEFAULT 0,
+        pages INTEGER NOT NULL DEFAULT 0,
+        finished INTEGER NOT NULL DEFAULT 0,
+        restarts INTEGER NOT NULL DEFAULT 0,
+        updated_at REAL,
+        PRIMARY KEY (study, hashtag, window_start, window_end)
+    );
+    CREATE TABLE api_requests (
+        day TEXT PRIMARY KEY,
+        count INTEGER NOT NULL
+    );
+    CREATE TABLE watch_items (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        added_at REAL NOT NULL
+    );
+    CREATE TABLE watch_checks (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES watch_items(id),
+        checked_at REAL NOT NULL,
+        vantage TEXT NOT NULL,
+        http_status INTEGER,
+        status_code INTEGER,
+        state TEXT NOT NULL,
+        note TEXT
+    );
+    CREATE INDEX watch_checks_item ON watch_checks(item_id, checked_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -212,4 +274,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "websocket_frames": (),
     "findings": ("evidence", "details"),
     "js_calls": ("args",),
+    "topic_counts": (),
+    "watch_items": (),
+    "watch_checks": (),
 }

@@ -1,0 +1,160 @@
+"""Crawl throughput benchmark: pages per minute, CPU seconds per page and peak memory per worker, for
+1, 2 and 4 local workers and Ray with 2 actors, measured in one run on the same simulated web.
+
+    .venv/bin/python benchmarks/crawl.py                     # 200-site web, 48 sites per configuration
+    .venv/bin/python benchmarks/crawl.py --per-config 24 --dwell 2
+
+Each configuration is a real `lanterne crawl` process (so its CPU time, taken from the kernel with wait4,
+covers the crawl process, its workers, their Playwright drivers and every Chromium process, but not the
+simulated web, which runs in this process). Memory is sampled every 0.5 s per worker process tree.
+Targets (issue 5): 4 workers >= 3x the pages per minute of one; <= 1 CPU-second per page; <= 400 MB per worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from lanterne.simweb import SimulatedWeb  # noqa: E402
+from lanterne.simweb.sites import bench_mix, bench_sites  # noqa: E402
+
+
+def tree(proc: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def rss_mb(procs: list[psutil.Process]) -> float:
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 1024**2
+
+
+class MemorySampler(threading.Thread):
+    """Peak RSS of each worker's process tree (worker + Playwright driver + Chromium), sampled."""
+
+    def __init__(self, pid: int, engine: str) -> None:
+        super().__init__(daemon=True)
+        self.root = psutil.Process(pid)
+        self.engine = engine
+        self.peak: dict[int, float] = {}
+        self.peak_total = 0.0
+        self.done = threading.Event()
+
+    def workers(self) -> list[psutil.Process]:
+        found = []
+        for p in tree(self.root):
+            try:
+                cmd = " ".join(p.cmdline())
+            except psutil.Error:
+                continue
+            if (self.engine == "local" and "multiprocessing.spawn" in cmd and "resource_tracker" not in cmd) or (
+                self.engine == "ray" and "CrawlActor" in (p.name() + cmd)
+            ):
+                found.append(p)
+        return found
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            self.peak_total = max(self.peak_total, rss_mb(tree(self.root)))
+            for worker in self.workers():
+                self.peak[worker.pid] = max(self.peak.get(worker.pid, 0.0), rss_mb(tree(worker)))
+
+
+def run_config(web: SimulatedWeb, sites: list[str], workers: int, engine: str, dwell: float, folder: Path) -> dict:
+    site_list = folder / f"sites-{engine}-{workers}.txt"
+    site_list.write_text("\n".join(sites))
+    db = folder / f"crawl-{engine}-{workers}.db"
+    args = [sys.executable, "-m", "lanterne", "crawl", str(site_list), "--db", str(db), "--workers", str(workers),
+            "--dwell", str(dwell), "--engine", engine]
+    for arg in web.chromium_args():
+        args += ["--chromium-arg", arg]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "COLUMNS": "120"}
+    started = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    sampler = MemorySampler(proc.pid, engine)
+    sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    sampler.done.set()
+    sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"crawl failed ({engine}, {workers}): {proc.stderr.read().decode()[-2000:]}")
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    pages = conn.execute("SELECT COUNT(*) FROM visits WHERE outcome = 'ok'").fetchone()[0]
+    visits = conn.execute("SELECT COUNT(*) FROM visits").fetchone()[0]
+    requests = conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+    conn.close()
+    cpu = usage.ru_utime + usage.ru_stime
+    peaks = sorted(sampler.peak.values())
+    return {
+        "engine": engine,
+        "workers": workers,
+        "sites": len(sites),
+        "visits": visits,
+        "ok": pages,
+        "requests": requests,
+        "wall_s": round(wall, 1),
+        "pages_per_min": round(visits / wall * 60, 2),
+        "cpu_s": round(cpu, 1),
+        "cpu_s_per_page": round(cpu / max(visits, 1), 3),
+        "peak_rss_mb_per_worker": round(peaks[-1], 0) if peaks else None,
+        "peak_rss_mb_total": round(sampler.peak_total, 0),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--web", type=int, default=200, help="sites in the generated simulated web")
+    parser.add_argument("--per-config", type=int, default=48, help="sites crawled by each configuration")
+    parser.add_argument("--dwell", type=float, default=5.0)
+    parser.add_argument("--configs", default="local:1,local:2,local:4,ray:2")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args()
+    web_sites = bench_sites(args.web)
+    mixes = [len(bench_mix(n)) for n in range(1, args.web + 1)]
+    print(f"simulated web: {args.web} sites, {sum(mixes) / len(mixes):.1f} third-party services per site on average")
+    results = []
+    with SimulatedWeb() as web, tempfile.TemporaryDirectory(prefix="lanterne-bench-") as tmp:
+        for i, config in enumerate(args.configs.split(",")):
+            engine, workers = config.split(":")
+            # Each configuration crawls different sites of the same web, so no cache or cookie carries over.
+            start = (i * args.per_config) % max(1, args.web - args.per_config)
+            sites = web_sites[start : start + args.per_config]
+            result = run_config(web, sites, int(workers), engine, args.dwell, Path(tmp))
+            results.append(result)
+            print(json.dumps(result), flush=True)
+    base = next((r for r in results if r["engine"] == "local" and r["workers"] == 1), None)
+    print()
+    print(f"{'config':<10}{'pages/min':>11}{'speed-up':>10}{'CPU s/page':>12}{'peak MB/worker':>16}{'wall s':>9}")
+    for r in results:
+        speedup = r["pages_per_min"] / base["pages_per_min"] if base else float("nan")
+        print(f"{r['engine'] + ':' + str(r['workers']):<10}{r['pages_per_min']:>11.2f}{speedup:>10.2f}"
+              f"{r['cpu_s_per_page']:>12.3f}{(r['peak_rss_mb_per_worker'] or 0):>16.0f}{r['wall_s']:>9.1f}")
+        r["speedup_vs_1"] = round(speedup, 2)
+    if args.json:
+        args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

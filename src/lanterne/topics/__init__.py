@@ -1,0 +1,1 @@
+"""Content-suppression measurement: topic representation across platforms, and removal over time."""
