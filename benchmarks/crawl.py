@@ -1,7 +1,7 @@
 """Crawl throughput benchmark: pages per minute, CPU seconds per page and peak memory per worker, for
 1, 2 and 4 local workers and Ray with 2 actors, measured in one run on the same simulated web.
 
-    .venv/bin/python benchmarks/crawl.py                     # 200-site web, 48 sites per configuration
+    .venv/bin/python benchmarks/crawl.py                     # 200-site web, 40 sites per configuration
     .venv/bin/python benchmarks/crawl.py --per-config 24 --dwell 2
 
 Each configuration is a real `lanterne crawl` process (so its CPU time, taken from the kernel with wait4,
@@ -47,6 +47,18 @@ def rss_mb(procs: list[psutil.Process]) -> float:
     return total / 1024**2
 
 
+def pss_mb(procs: list[psutil.Process]) -> float:
+    """Proportional set size: shared pages (libraries, Chromium's zygote) counted once across processes,
+    where RSS sums count them in every process."""
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_full_info().pss
+        except psutil.Error:
+            pass
+    return total / 1024**2
+
+
 class MemorySampler(threading.Thread):
     """Peak RSS of each worker's process tree (worker + Playwright driver + Chromium), sampled."""
 
@@ -55,6 +67,7 @@ class MemorySampler(threading.Thread):
         self.root = psutil.Process(pid)
         self.engine = engine
         self.peak: dict[int, float] = {}
+        self.peak_pss: dict[int, float] = {}
         self.peak_total = 0.0
         self.done = threading.Event()
 
@@ -75,7 +88,9 @@ class MemorySampler(threading.Thread):
         while not self.done.wait(0.5):
             self.peak_total = max(self.peak_total, rss_mb(tree(self.root)))
             for worker in self.workers():
-                self.peak[worker.pid] = max(self.peak.get(worker.pid, 0.0), rss_mb(tree(worker)))
+                procs = tree(worker)
+                self.peak[worker.pid] = max(self.peak.get(worker.pid, 0.0), rss_mb(procs))
+                self.peak_pss[worker.pid] = max(self.peak_pss.get(worker.pid, 0.0), pss_mb(procs))
 
 
 def run_config(web: SimulatedWeb, sites: list[str], workers: int, engine: str, dwell: float, folder: Path) -> dict:
@@ -119,6 +134,7 @@ def run_config(web: SimulatedWeb, sites: list[str], workers: int, engine: str, d
         "cpu_s": round(cpu, 1),
         "cpu_s_per_page": round(cpu / max(visits, 1), 3),
         "peak_rss_mb_per_worker": round(peaks[-1], 0) if peaks else None,
+        "peak_pss_mb_per_worker": round(max(sampler.peak_pss.values()), 0) if sampler.peak_pss else None,
         "peak_rss_mb_total": round(sampler.peak_total, 0),
     }
 
@@ -126,7 +142,7 @@ def run_config(web: SimulatedWeb, sites: list[str], workers: int, engine: str, d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--web", type=int, default=200, help="sites in the generated simulated web")
-    parser.add_argument("--per-config", type=int, default=48, help="sites crawled by each configuration")
+    parser.add_argument("--per-config", type=int, default=40, help="sites crawled by each configuration")
     parser.add_argument("--dwell", type=float, default=5.0)
     parser.add_argument("--configs", default="local:1,local:2,local:4,ray:2")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -146,11 +162,12 @@ def main() -> None:
             print(json.dumps(result), flush=True)
     base = next((r for r in results if r["engine"] == "local" and r["workers"] == 1), None)
     print()
-    print(f"{'config':<10}{'pages/min':>11}{'speed-up':>10}{'CPU s/page':>12}{'peak MB/worker':>16}{'wall s':>9}")
+    print(f"{'config':<10}{'pages/min':>11}{'speed-up':>10}{'CPU s/page':>12}{'peak RSS MB/w':>15}{'peak PSS MB/w':>15}{'wall s':>9}")
     for r in results:
         speedup = r["pages_per_min"] / base["pages_per_min"] if base else float("nan")
         print(f"{r['engine'] + ':' + str(r['workers']):<10}{r['pages_per_min']:>11.2f}{speedup:>10.2f}"
-              f"{r['cpu_s_per_page']:>12.3f}{(r['peak_rss_mb_per_worker'] or 0):>16.0f}{r['wall_s']:>9.1f}")
+              f"{r['cpu_s_per_page']:>12.3f}{(r['peak_rss_mb_per_worker'] or 0):>15.0f}"
+              f"{(r['peak_pss_mb_per_worker'] or 0):>15.0f}{r['wall_s']:>9.1f}")
         r["speedup_vs_1"] = round(speedup, 2)
     if args.json:
         args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "results": results}, indent=1))

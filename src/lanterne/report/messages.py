@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po, write_po
 from lanterne.report.i18n import LANGUAGES, LOCALE_DIR
 
 PACKAGE = Path(__file__).resolve().parent.parent
-SOURCES = [PACKAGE / "report", PACKAGE / "web"]
+SOURCES = [PACKAGE / "report", PACKAGE / "web", PACKAGE / "topics"]
 METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")]
 KEYWORDS = {"_": None, "t": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
 OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}}

@@ -24,23 +24,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lanterne.report.i18n import N_
 from lanterne.topics.counts import Count
 from lanterne.topics.study import Study
 
 CONTINUITY = 0.5  # Haldane-Anscombe correction, so a zero count never divides by zero
+BOOTSTRAP = N_("bootstrap over hashtags")
+MODEL = N_("negative binomial, hashtag-clustered errors")
 
 ASSUMPTIONS = [
-    "Counts are of posts created within each window, on both platforms, over the same windows; lifetime "
-    "totals (which favour the older platform) are not used.",
-    "The control topics show the platforms' relative size for ordinary subjects; their ratio, window by "
-    "window, is the baseline.",
-    "Hashtags are a sample of the ways a topic is written about: the bootstrap resamples them, so a topic with "
-    "few hashtags gets a wide interval.",
-    "Zero counts get 0.5 added in log ratios (Haldane-Anscombe correction) and are listed; missing counts are "
-    "listed and left out.",
-    "The negative binomial model allows counts to vary more than Poisson counts; its errors are clustered by "
-    "hashtag because windows of one hashtag are not independent.",
-    "The counts are only as good as their sources: each is kept with where and when it was collected.",
+    N_("Counts are of posts created within each window, on both platforms, over the same windows; lifetime "
+    "totals (which favour the older platform) are not used."),
+    N_("The control topics show the platforms' relative size for ordinary subjects; their ratio, window by "
+    "window, is the baseline."),
+    N_("Hashtags are a sample of the ways a topic is written about: the bootstrap resamples them, so a topic with "
+    "few hashtags gets a wide interval."),
+    N_("Zero counts get 0.5 added in log ratios (Haldane-Anscombe correction) and are listed; missing counts are "
+    "listed and left out."),
+    N_("The negative binomial model allows counts to vary more than Poisson counts; its errors are clustered by "
+    "hashtag because windows of one hashtag are not independent."),
+    N_("The counts are only as good as their sources: each is kept with where and when it was collected."),
 ]
 
 
@@ -196,7 +199,7 @@ def _negative_binomial(df: pd.DataFrame, study: Study) -> tuple[list[Estimate], 
         beta = float(fit.params[term])
         low, high = (float(x) for x in fit.conf_int().loc[term])
         estimates.append(Estimate(label, math.exp(beta), math.exp(low), math.exp(high), n_tags[term],
-                                  "negative binomial, hashtag-clustered errors", float(fit.pvalues[term])))
+                                  MODEL, float(fit.pvalues[term])))
     alpha = float(fit.params.get("alpha", float("nan")))
     return estimates, f"converged: {bool(fit.mle_retvals.get('converged', True))}; dispersion alpha = {alpha:.3g}"
 
@@ -207,7 +210,6 @@ def analyze(study: Study, counts: list[Count], n_boot: int = 1000, n_perm: int =
     wide = _log_ratios(df, study)
     controls = sorted(wide[wide.role == "control"].hashtag.unique())
     per_hashtag = _normalised(wide, controls)
-    roles = {t.name: t.role for t in study.topics}
     tag_roles = {h: t.role for t in study.topics for h in t.all_hashtags}
     topics = []
     for topic in study.topics:
@@ -219,15 +221,13 @@ def analyze(study: Study, counts: list[Count], n_boot: int = 1000, n_perm: int =
             point, low, high = _bootstrap(wide, members, others, rng, n_boot)
         else:
             point, low, high = _bootstrap(wide, members, controls, rng, n_boot)
-        topics.append(Estimate(topic.name, math.exp(point), math.exp(low), math.exp(high), len(members),
-                               f"bootstrap over hashtags ({roles[topic.name]})"))
+        topics.append(Estimate(topic.name, math.exp(point), math.exp(low), math.exp(high), len(members), BOOTSTRAP))
     role_estimates = []
     for role in ("sensitive", "placebo"):
         members = sorted(h for h, r in tag_roles.items() if r == role and h in set(wide.hashtag))
         if members:
             point, low, high = _bootstrap(wide, members, controls, rng, n_boot)
-            role_estimates.append(Estimate(role, math.exp(point), math.exp(low), math.exp(high), len(members),
-                                           "bootstrap over hashtags"))
+            role_estimates.append(Estimate(role, math.exp(point), math.exp(low), math.exp(high), len(members), BOOTSTRAP))
     stat, p_value = _permutation(per_hashtag, tag_roles, rng, n_perm)
     if role_estimates and not math.isnan(p_value):
         role_estimates[0].p_value = p_value
