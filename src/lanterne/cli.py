@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lanterne.store.db import StoreError
+
 import lanterne
 
 app = typer.Typer(
@@ -250,6 +252,8 @@ def demo(
     follow_links: Annotated[
         bool, typer.Option("--pages/--no-pages", help="Also follow one link on each demo site (slower).")
     ] = False,
+    serve_app: Annotated[bool, typer.Option("--serve", help="Then start the web app on the demo's results (and the simulated web).")] = False,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port of the web app with --serve.")] = 8000,
 ) -> None:
     """Scan the bundled demo sites on the simulated web (offline, nothing leaves this machine), then write
     a report per site and one for the whole demo."""
@@ -288,6 +292,12 @@ def demo(
     store.close()
     console.print(f"Crawl report: [bold]{_plain(str(crawl_report))}[/]")
     console.print(f"Site reports: [bold]{_plain(str(site_reports[0]))}[/] and {len(site_reports) - 1} more in {_plain(str(reports))}")
+    if serve_app:
+        with SimulatedWeb() as web:
+            # Scans from the app reach the simulated web too; private addresses are allowed for it.
+            config = _scan_config(browser, dwell, 0, timeout, True, 64 * 1024, web.chromium_args(), consent=ConsentPhases.all)
+            console.print("Try https://www.clinic.example/ in the app: it is one of the simulated sites.")
+            _serve(db, "127.0.0.1", port, None, True, config, 4, 50)
 
 
 def _find_visit(store, site: str) -> int:  # noqa: ANN001
@@ -778,6 +788,58 @@ def watch(
         write_report(render_watch_report(survival, test, timelines, lang.value), report_file)
         console.print(f"Report: [bold]{_plain(str(report_file))}[/]")
     store.close()
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(db: Path, host: str, port: int, token: Optional[str], allow_private: bool, config, queue: int,  # noqa: ANN001
+           upload_mb: int) -> None:
+    import uvicorn
+
+    from lanterne.web import AppSettings, create_app
+
+    if not _is_loopback(host) and not token:
+        fail(f"--host {host} would open the app to the network: give --token SECRET (every request must then carry it)")
+    try:
+        app = create_app(AppSettings(db_path=db, scan=config, token=token, allow_private=allow_private,
+                                     queue_limit=queue, upload_cap=upload_mb * 1024 * 1024))
+    except StoreError as exc:
+        fail(str(exc))
+    shown = f"http://{host if ':' not in host else '[' + host + ']'}:{port}/"
+    console.print(f"Lanterne is serving {_plain(str(db))} at [bold]{shown}[/]" + (" (token required)" if token else "") + " — Ctrl-C to stop")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def serve(
+    db: Annotated[Path, typer.Option("--db", help="The database to explore and to store new scans in.")] = Path("results.db"),
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback unless a --token is given).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    token: Annotated[Optional[str], typer.Option("--token", help="Required on every request; needed to listen beyond loopback.")] = None,
+    allow_private: Annotated[bool, typer.Option("--allow-private", help="Allow scanning loopback, private and link-local addresses.")] = False,
+    queue: Annotated[int, typer.Option("--queue", min=1, max=100, help="Scans queued or running at once before the app answers busy.")] = 4,
+    upload_mb: Annotated[int, typer.Option("--upload-mb", min=1, max=2048, help="Largest HAR upload accepted (MB).")] = 50,
+    browser: BrowserOpt = None,
+    dwell: DwellOpt = 5.0,
+    consent: Annotated[ConsentPhases, typer.Option("--consent", help="Cookie-banner phases of each scan.")] = ConsentPhases.none,
+    chromium_arg: Annotated[Optional[list[str]], typer.Option("--chromium-arg", help="Extra Chromium flag (repeatable).")] = None,
+) -> None:
+    """A local web app: enter an address or upload a HAR, watch the scan, read the report, explore the
+    database, download its data. Data stays on this machine."""
+    from lanterne.store import StoreError as _StoreError  # noqa: F401 - fail early on a foreign file
+
+    _open_store(db).close()
+    config = _scan_config(browser, dwell, 0, 30.0, True, 64 * 1024, list(chromium_arg or []), True, False, consent)
+    _serve(db, host, port, token, allow_private, config, queue, upload_mb)
 
 
 consent_app = typer.Typer(help="Cookie banners: the autoconsent rule set Lanterne uses.", no_args_is_help=True)
