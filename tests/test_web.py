@@ -88,7 +88,7 @@ async def _drive(app_url: str, artifacts: Path) -> dict:
         await page.wait_for_load_state()
         seen["filtered"] = await page.eval_on_selector_all("tr.site-row td:first-child a", "els => els.map(e => e.textContent)")
         await page.screenshot(path=str(artifacts / "web-explore.png"))
-        await page.click("text=ByteDance")
+        await page.click("tr.site-row a[href^=\"/companies/\"]")
         seen["company"] = await page.inner_text(".big")
         # Switch language.
         await page.click("#lang-switch")

@@ -4,10 +4,12 @@ same operations as JSON under /api/ (OpenAPI document at /openapi.json)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 import tempfile
 import zipfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -89,24 +91,27 @@ class ErrorOut(BaseModel):
 
 
 def create_app(settings: AppSettings) -> FastAPI:
+    Store(settings.db_path).close()  # create (or refuse) the database before serving anything
+    jobs = JobQueue(settings.db_path, settings.scan, settings.queue_limit)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        jobs.stop()
+
     app = FastAPI(
         title="Lanterne",
         version=lanterne.__version__,
         description="Scan websites for what they send about their visitors; explore the results.",
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
-    Store(settings.db_path).close()  # create (or refuse) the database before serving anything
-    jobs = JobQueue(settings.db_path, settings.scan, settings.queue_limit)
     app.state.jobs = jobs
     app.state.settings = settings
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(WEB / "templates")]), autoescape=True,
                              extensions=["jinja2.ext.i18n"])
-
-    @app.on_event("shutdown")
-    def _stop_jobs() -> None:
-        jobs.stop()
 
     # -- access and language ------------------------------------------------------------------------------
     @app.middleware("http")
