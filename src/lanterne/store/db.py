@@ -336,6 +336,8 @@ class Store:
         )
 
     def load_visit(self, visit_id: int) -> Visit:
+        if not 0 < int(visit_id) < 2**63:
+            raise StoreError(f"{self.path}: no visit {visit_id}")
         row = self.conn.execute(
             "SELECT v.*, s.url AS target FROM visits v JOIN sites s ON s.id = v.site_id WHERE v.id = ?",
             (visit_id,),

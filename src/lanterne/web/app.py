@@ -17,6 +17,7 @@ from typing import Any
 
 import jinja2
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -220,7 +221,7 @@ def create_app(settings: AppSettings) -> FastAPI:
         return page(request, "job.html", job=job.public())
 
     @app.get("/visits/{visit_id}/report", response_class=HTMLResponse, include_in_schema=False)
-    def visit_report(request: Request, visit_id: int) -> HTMLResponse:
+    def visit_report(request: Request, visit_id: int = PathParam(..., ge=1, le=2**62)) -> HTMLResponse:
         from lanterne.cli import _phase_visits
         from lanterne.report.html import render_site_visits
 
@@ -322,7 +323,7 @@ def create_app(settings: AppSettings) -> FastAPI:
         return JSONResponse(info)
 
     @app.get("/api/visits/{visit_id}", responses={404: {"model": ErrorOut}})
-    def api_visit(visit_id: int) -> JSONResponse:
+    def api_visit(visit_id: int = PathParam(..., ge=1, le=2**62)) -> JSONResponse:
         """One visit: its outcome and findings (the raw records are in the exports)."""
         with store() as db:
             try:
