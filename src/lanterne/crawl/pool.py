@@ -175,10 +175,7 @@ def run_crawl(
             proc.join(30)
             if proc.is_alive():
                 proc.kill()
-        progress = state.progress(crawl_id)
-        if progress.pending == 0 and progress.running == 0:
-            state.close_crawl(crawl_id)
-            progress = state.progress(crawl_id)
+        progress = state.settle(crawl_id)
         store.close()
         return CrawlResult(crawl_id, resumed, progress, stopped, workers.restarts, events)
     finally:

@@ -166,10 +166,7 @@ def run_ray_crawl(
             ray.kill(actor)
         if started_ray:
             ray.shutdown()
-        progress = state.progress(crawl_id)
-        if progress.pending == 0 and progress.running == 0:
-            state.close_crawl(crawl_id)
-            progress = state.progress(crawl_id)
+        progress = state.settle(crawl_id)
         if on_progress is not None:
             on_progress(progress)
         store.close()

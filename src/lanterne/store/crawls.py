@@ -153,6 +153,14 @@ class CrawlState:
         with self.store.transaction() as conn:
             conn.execute("UPDATE crawls SET finished_at = ? WHERE id = ?", (time.time(), crawl_id))
 
+    def settle(self, crawl_id: int) -> CrawlProgress:
+        """Where the crawl stands when its engine stops; a crawl with nothing left is marked finished."""
+        progress = self.progress(crawl_id)
+        if progress.pending == 0 and progress.running == 0 and progress.finished_at is None:
+            self.close_crawl(crawl_id)
+            progress = self.progress(crawl_id)
+        return progress
+
     # -- reading ----------------------------------------------------------------------------------------
     def progress(self, crawl_id: int) -> CrawlProgress:
         counts = {r[0]: r[1] for r in self.conn.execute(
