@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import sys
 import time
 from enum import Enum
@@ -420,6 +421,9 @@ def crawl(
         )
     config = _scan_config(browser, dwell, pages, timeout, False, 64 * 1024, list(chromium_arg or []), forms, False, consent)
     settings = CrawlSettings(workers=workers, recycle_after=recycle_after, max_browser_mb=max_browser_mb, append=append)
+    # `kill`, systemd and container runtimes stop a process with SIGTERM: stop as on Ctrl-C, saving the
+    # visits in flight, rather than dying mid-visit.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if engine is Engine.ray:
             from lanterne.crawl.ray_engine import run_ray_crawl
@@ -439,6 +443,10 @@ def crawl(
         raise typer.Exit(130)
     if sites.rejected:
         raise typer.Exit(2)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _with_progress(run):  # noqa: ANN001, ANN202
