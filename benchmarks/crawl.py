@@ -40,23 +40,14 @@ def tree(proc: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-def rss_mb(procs: list[psutil.Process]) -> float:
+def memory_mb(procs: list[psutil.Process], kind: str = "rss") -> float:
+    """Summed memory of processes. "rss" counts every process's resident pages, shared ones in each;
+    "pss" (proportional set size) counts shared pages (libraries, Chromium's zygote) once across them."""
     total = 0
     for p in procs:
         try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total / 1024**2
-
-
-def pss_mb(procs: list[psutil.Process]) -> float:
-    """Proportional set size: shared pages (libraries, Chromium's zygote) counted once across processes,
-    where RSS sums count them in every process."""
-    total = 0
-    for p in procs:
-        try:
-            total += p.memory_full_info().pss
+            info = p.memory_info() if kind == "rss" else p.memory_full_info()
+            total += getattr(info, kind)
         except psutil.Error:
             pass
     return total / 1024**2
@@ -136,11 +127,11 @@ class MemorySampler(threading.Thread):
         while not self.done.wait(0.5):
             procs = tree(self.root)
             self.sample_cpu(procs)
-            self.peak_total = max(self.peak_total, rss_mb(procs))
+            self.peak_total = max(self.peak_total, memory_mb(procs))
             for worker in self.workers():
                 procs = tree(worker)
-                self.peak[worker.pid] = max(self.peak.get(worker.pid, 0.0), rss_mb(procs))
-                self.peak_pss[worker.pid] = max(self.peak_pss.get(worker.pid, 0.0), pss_mb(procs))
+                self.peak[worker.pid] = max(self.peak.get(worker.pid, 0.0), memory_mb(procs))
+                self.peak_pss[worker.pid] = max(self.peak_pss.get(worker.pid, 0.0), memory_mb(procs, "pss"))
 
 
 def run_config(web: SimulatedWeb, sites: list[str], workers: int, engine: str, dwell: float, folder: Path,
