@@ -10,18 +10,25 @@ from markupsafe import Markup, escape
 PALETTE = {"bar": "#b3362b", "bar_muted": "#8a8f98", "grid": "#d9dce1", "text": "#1d2129", "cell": "#b3362b"}
 
 
+def _chart_start(width: int, height: int, title: str, heading_y: int | None = 18) -> list[str]:
+    """The opening of every chart: an accessible SVG element named by its title, and the title as a heading."""
+    parts = [
+        f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+    ]
+    if heading_y is not None:
+        parts.append(f'<text x="0" y="{heading_y}" font-size="14" font-weight="bold" fill="{PALETTE["text"]}">{escape(title)}</text>')
+    return parts
+
+
 def bar_chart(rows: list[tuple[str, int, int]], title: str, unit_label: str, width: int = 720) -> Markup:
     """Horizontal bars: (label, count, total) per row, drawn as the share count/total."""
     if not rows:
         return Markup("")
     label_w, bar_w, row_h, top = 230, width - 230 - 90, 24, 34
     height = top + row_h * len(rows) + 10
-    parts = [
-        f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" aria-label="{escape(title)}">',
-        f"<title>{escape(title)}</title>",
-        f'<text x="0" y="18" font-size="14" font-weight="bold" fill="{PALETTE["text"]}">{escape(title)}</text>',
-    ]
+    parts = _chart_start(width, height, title)
     for tick in (0, 25, 50, 75, 100):
         x = label_w + bar_w * tick / 100
         parts.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 8}" stroke="{PALETTE["grid"]}"/>')
@@ -56,11 +63,7 @@ def matrix_chart(
     top = 20 + int(longest * 6.5 * 0.82)  # room for the column labels, written at an angle
     width = label_w + cell * len(columns) + int(longest * 6.5 * 0.57) + 10
     height = top + cell * len(rows) + 10
-    parts = [
-        f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" aria-label="{escape(title)}">',
-        f"<title>{escape(title)}</title>",
-    ]
+    parts = _chart_start(width, height, title, heading_y=None)  # the column labels take the heading's place
     for j, column in enumerate(columns):
         x = label_w + j * cell + cell / 2
         short = column if len(column) <= 22 else column[:21] + "…"
@@ -104,9 +107,7 @@ def forest_plot(rows: list[tuple[str, float, float, float, str]], title: str, re
         return label_w + (math.log(value) - lmin) / (lmax - lmin) * plot_w
 
     parts = [
-        f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" aria-label="{escape(title)}"><title>{escape(title)}</title>',
-        f'<text x="0" y="18" font-size="14" font-weight="bold" fill="{PALETTE["text"]}">{escape(title)}</text>',
+        *_chart_start(width, height, title),
         f'<line x1="{x(1):.1f}" y1="{top - 8}" x2="{x(1):.1f}" y2="{height - 28}" stroke="{PALETTE["bar_muted"]}" stroke-dasharray="4 3"/>',
     ]
     for tick in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200):
@@ -138,9 +139,7 @@ def survival_chart(series: list[tuple[str, list[tuple[float, float]]]], title: s
         return left + day / max_day * plot_w, top + (1 - share) * plot_h
 
     parts = [
-        f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 30}" '
-        f'viewBox="0 0 {width} {height + 30}" aria-label="{escape(title)}"><title>{escape(title)}</title>',
-        f'<text x="0" y="16" font-size="14" font-weight="bold" fill="{PALETTE["text"]}">{escape(title)}</text>',
+        *_chart_start(width, height + 30, title, heading_y=16),
         f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="{PALETTE["grid"]}"/>',
     ]
     for share in (0, 0.25, 0.5, 0.75, 1):
