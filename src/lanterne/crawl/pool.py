@@ -139,6 +139,7 @@ def run_crawl(
                 if progress.pending == 0 and progress.running == 0:
                     break
                 now = time.time()
+                released = False
                 for name, proc in list(workers.procs.items()):
                     running = state.running_of(crawl_id, name)
                     if not proc.is_alive():
@@ -146,13 +147,16 @@ def run_crawl(
                         for target_id, _ in running:
                             status = state.release(target_id, f"worker process died (exit code {proc.exitcode})")
                             event(f"worker {name} died (exit code {proc.exitcode}); its site is now {status}")
+                            released = True
                     elif any(now - started > hung_after for _, started in running):
                         workers.kill(name)
                         for target_id, _ in running:
                             status = state.release(target_id, f"the visit did not finish within {hung_after:.0f} s")
                             event(f"worker {name} hung; restarted; its site is now {status}")
+                            released = True
                 # Keep the pool full while work remains (bounded, so a systematic failure cannot loop).
-                progress = state.progress(crawl_id)
+                if released:  # a released site may have failed for good: count again
+                    progress = state.progress(crawl_id)
                 wanted = min(settings.workers, progress.pending + progress.running)
                 while len(workers.procs) < wanted and workers.restarts < 10 + 3 * settings.workers:
                     workers.spawn()

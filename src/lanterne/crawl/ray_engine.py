@@ -117,9 +117,13 @@ def run_ray_crawl(
             for index in actors:
                 if not dispatch(index):
                     break
+            shown_at = 0.0
             while busy:
-                if on_progress is not None:
+                # Sites can finish many times a second with many actors; counting them is not free at a
+                # million sites, and a display needs no more than one refresh a second.
+                if on_progress is not None and time.time() - shown_at >= 1.0:
                     on_progress(state.progress(crawl_id))
+                    shown_at = time.time()
                 ready, _ = ray.wait(list(busy), num_returns=1, timeout=0.5)
                 for future in ready:
                     index, claim, _started = busy.pop(future)

@@ -256,6 +256,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX watch_checks_item ON watch_checks(item_id, checked_at);
     """,
+    # 5: the crawl's recent rate reads only the sites finished in the last minutes, not every finished site
+    # (at a million sites the scan took a quarter of a second, several times a second).
+    """
+    CREATE INDEX crawl_targets_finished ON crawl_targets(crawl_id, finished_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
